@@ -1,0 +1,198 @@
+"""The paper's three data sets (XOR, Iris, Yin-Yang): data, default encoder and default hyper-parameters.
+
+``load(name, split)`` returns ``(features, labels)``: float64 ``(n, n_features)`` and int64 ``(n,)``.
+``spec(name)`` returns a :class:`DatasetSpec` with the paper's hyper-parameters (appendix tables 1-3 of
+Lee et al. 2023, restated in ``paper-notes.md`` section 4) and the data set's latency encoder.
+
+Each data set lives in its own module with the same three names: ``load(split)``, ``HYPERPARAMETERS``
+and ``encoder(hyper)``; this module only dispatches, so adding a data set is one new module + one entry
+in ``_MODULES``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..encoding import LatencyEncoder
+
+__all__ = ["NAMES", "SPLITS", "Hyperparameters", "DatasetSpec", "load", "spec", "encoder"]
+
+NAMES = ("xor", "iris", "yinyang")
+SPLITS = ("train", "validation", "test")
+_MODULES = {"xor": "xor", "iris": "iris", "yinyang": "yinyang"}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Everything that defines a training run except the data and the seed.
+
+    Neuron model (shared by all neurons):
+        alpha: inverse synaptic time constant 1/tau_s (1/time-unit).
+        beta: inverse membrane time constant 1/tau_n (1/time-unit).
+        theta: firing threshold (potential units).
+        t_max: T, the latest input spike time of the encoder (time units).
+        t_sim: end of the simulated window (time units); ``None`` = ``t_max`` as in the paper.
+        max_spikes: most spikes recorded per neuron.
+    Encoding:
+        t_early: earliest input spike time (time units).
+        t_bias: bias input spike time (time units), ``None`` for no bias input.
+    Architecture and initialisation (weights ~ Normal(mean, std), one entry per layer, output last):
+        hidden: hidden layer sizes.
+        init_mean, init_std: per layer (``len(hidden) + 1`` entries).
+    Loss (first-spike cross entropy, paper-notes.md section 3):
+        gamma: weight of the late-label-spike penalty; tau0, tau1: its time constants (time units).
+    Optimisation:
+        optimizer: ``"adam"`` (beta1, beta2, eps) or ``"sgd"`` (momentum).
+        lr: learning rate. schedule: ``"none"`` (paper), ``"step"`` (lr * lr_decay every lr_step epochs)
+            or ``"cosine"`` (from lr to lr * lr_decay over the run).
+        batch_size: minibatch size; ``None`` = full batch.
+        epochs: passes over the training set (for XOR one epoch = one iteration = one full batch).
+        grad_mode: gradient mode passed to ``Network.value_and_grad`` (``"adjoint"`` or ``"forward"``).
+    """
+
+    alpha: float
+    beta: float
+    theta: float
+    t_max: float
+    t_early: float
+    hidden: tuple
+    init_mean: tuple
+    init_std: tuple
+    lr: float
+    gamma: float
+    tau0: float
+    tau1: float
+    epochs: int
+    batch_size: int | None = None
+    t_bias: float | None = None
+    t_sim: float | None = None
+    max_spikes: int = 16
+    optimizer: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    momentum: float = 0.0
+    schedule: str = "none"
+    lr_decay: float = 0.1
+    lr_step: int = 100
+    grad_mode: str = "adjoint"
+
+    def __post_init__(self):
+        for name in ("hidden", "init_mean", "init_std"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(value) if np.ndim(value) else (value,))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden = {self.hidden}: every layer size must be >= 1")
+        n_layers = len(self.hidden) + 1
+        for name in ("init_mean", "init_std"):
+            if len(getattr(self, name)) != n_layers:
+                raise ValueError(f"{name} = {getattr(self, name)}: need one entry per layer "
+                                 f"({n_layers} = len(hidden) + 1, output last)")
+        if any(s < 0 for s in self.init_std):
+            raise ValueError(f"init_std = {self.init_std}: must be >= 0")
+        for name in ("alpha", "beta", "theta", "t_max", "lr", "tau0", "tau1", "eps"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be > 0")
+        if self.gamma < 0:
+            raise ValueError(f"gamma = {self.gamma}: must be >= 0")
+        if not 0 <= self.t_early < self.t_max:
+            raise ValueError(f"t_early = {self.t_early}: must be in [0, t_max = {self.t_max})")
+        if self.t_sim is not None and not self.t_sim > 0:
+            raise ValueError(f"t_sim = {self.t_sim}: must be > 0 (or None for t_max)")
+        if int(self.epochs) < 0:
+            raise ValueError(f"epochs = {self.epochs}: must be >= 0")
+        if self.batch_size is not None and int(self.batch_size) < 1:
+            raise ValueError(f"batch_size = {self.batch_size}: must be >= 1 (or None for full batch)")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer = {self.optimizer!r}: must be one of 'adam', 'sgd'")
+        if self.schedule not in ("none", "step", "cosine"):
+            raise ValueError(f"schedule = {self.schedule!r}: must be one of 'none', 'step', 'cosine'")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay = {self.lr_decay}: must be in (0, 1]")
+        if int(self.lr_step) < 1:
+            raise ValueError(f"lr_step = {self.lr_step}: must be >= 1")
+        for name in ("beta1", "beta2", "momentum"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be in [0, 1)")
+        if self.grad_mode not in ("adjoint", "forward"):
+            raise ValueError(f"grad_mode = {self.grad_mode!r}: must be one of 'adjoint', 'forward'")
+        if int(self.max_spikes) < 1:
+            raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
+
+    @property
+    def simulation_window(self) -> float:
+        """The network's t_max: ``t_sim`` if set, else the encoder's ``t_max``."""
+        return float(self.t_max if self.t_sim is None else self.t_sim)
+
+    def replace(self, **changes) -> "Hyperparameters":
+        """A copy with some fields changed; unknown names are a ValueError listing the valid ones."""
+        unknown = set(changes) - set(field_names())
+        if unknown:
+            raise ValueError(f"hyper-parameters: unknown {sorted(unknown)}; valid: {', '.join(field_names())}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """JSON/TOML-friendly dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def field_names() -> tuple:
+    """Names of the :class:`Hyperparameters` fields, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(Hyperparameters))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A data set's shape and defaults.
+
+    Attributes:
+        name: registry name.
+        n_features, n_classes: feature and class counts.
+        hyper: the paper's hyper-parameters for this data set.
+        description: one line on source and splits.
+    """
+
+    name: str
+    n_features: int
+    n_classes: int
+    hyper: Hyperparameters
+    description: str = field(default="")
+
+    def encoder(self, hyper: Hyperparameters | None = None) -> LatencyEncoder:
+        """The data set's latency encoder for ``hyper`` (default: the paper's settings)."""
+        return _module(self.name).encoder(self.hyper if hyper is None else hyper)
+
+
+def _check_name(name: str) -> str:
+    if name not in NAMES:
+        raise ValueError(f"name = {name!r}: unknown data set; valid: {', '.join(NAMES)}")
+    return name
+
+
+def _module(name: str):
+    return importlib.import_module(f".{_MODULES[_check_name(name)]}", __name__)
+
+
+def load(name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``(features, labels)`` of one split: float64 ``(n, n_features)`` and int64 ``(n,)`` (fresh copies)."""
+    _check_name(name)
+    if split not in SPLITS:
+        raise ValueError(f"split = {split!r}: unknown split; valid: {', '.join(SPLITS)}")
+    x, y = _module(name).load(split)
+    return np.array(x, dtype=np.float64), np.array(y, dtype=np.int64)
+
+
+def spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` of data set ``name``."""
+    m = _module(name)
+    return DatasetSpec(name=name, n_features=m.N_FEATURES, n_classes=m.N_CLASSES,
+                       hyper=m.HYPERPARAMETERS, description=m.DESCRIPTION)
+
+
+def encoder(name: str, hyper: Hyperparameters | None = None) -> LatencyEncoder:
+    """Shortcut for ``spec(name).encoder(hyper)``."""
+    return spec(name).encoder(hyper)
