@@ -54,7 +54,9 @@ def check_finite_array(name: str, value, shape: tuple | None = None, ndim: int |
 
 def _per_layer(name: str, value, sizes: Sequence[int], allow_inf: bool = False) -> list[np.ndarray]:
     """Broadcast a scalar / per-layer list to one (n_l,) float64 array per layer, all > 0."""
-    if np.ndim(value) == 0:
+    if not isinstance(value, (list, tuple)):
+        if np.ndim(value) != 0:
+            raise ValueError(f"{name}: expected a scalar or a list with one entry per layer")
         value = [value] * len(sizes)
     if len(value) != len(sizes):
         raise ValueError(f"{name}: expected one entry per layer ({len(sizes)}), got {len(value)}")

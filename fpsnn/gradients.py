@@ -1,0 +1,512 @@
+r"""Exact gradients of spike times and of losses of spike times (Lee, Haghighatshoar & Karbasi 2023).
+
+Every spike :math:`f` of neuron :math:`i` satisfies its firing equation :math:`V_i(f) - \theta_i = 0`,
+where :math:`V_i(f)` counts the spikes that reached :math:`i` strictly before :math:`f`. The implicit
+function theorem at every spike gives
+
+.. math:: M\,\frac{dF}{dW} = -\frac{\partial V}{\partial W},\qquad
+          M_{ff} = V_i'(f^-) = \sum_j W_{ji}\sum_{g<f} h'(f-g) + \theta_i\beta_i\sum_{m<f} e^{-\beta_i(f-m)} > 0,
+
+with :math:`M_{fg} = -W_{ji} h'(f-g)` for an input spike :math:`g` of neuron :math:`j`,
+:math:`M_{fm} = -\theta_i\beta_i e^{-\beta_i(f-m)}` for an own earlier spike :math:`m` and
+:math:`\partial V_f/\partial W_{ji} = \sum_{g\in F_j, g<f} h(f-g)`. In time order :math:`M` is lower
+triangular with a positive diagonal (Theorem 4), so both solves are substitutions:
+
+* ``forward`` (the paper's Forward Propagation, Algorithm 2): each spike's row
+  :math:`dF_f/dW = -(\partial V_f/\partial W + \sum_{c<f} M_{fc}\,dF_c/dW)/M_{ff}` is built from the rows
+  of its causes, in time order. It yields the whole Jacobian (:func:`jacobian`).
+* ``adjoint``: :math:`M^T\lambda = \partial L/\partial F` solved backward in time, then
+  :math:`dL/dW = -\lambda^T\,\partial V/\partial W + \partial L/\partial W`. Same numbers, cost
+  proportional to the number of (spike, cause) pairs: the training fast path.
+
+Only spike times enter (plus the parameters): the causal set of a spike is every spike that reached
+its neuron strictly earlier, so times measured on a chip can replace simulated ones (``times=``).
+Policy for such times: a spike whose slope :math:`M_{ff}` is not positive (impossible for simulated
+times, possible for measured ones) carries no gradient; its count is reported as ``grads["n_bad_slopes"]``.
+
+Parameter layout of the Jacobian: one flat vector, layer by layer, ``weights[l]`` (row-major,
+``W[j, i]`` at ``offset + j * n_l + i``) followed by ``recurrent[l]`` when present; see
+:class:`Jacobian` for the slices.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .kernels import psp, psp_slope, sorted_events
+from .network import Network
+from .simulate import check_input_times, simulate
+
+__all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
+
+_NO_REC = np.zeros((0, 0))
+
+
+# ---------------------------------------------------------------------------------------------------
+# validation of given spike times
+
+
+def check_spike_times(net: Network, times, batch: int) -> list:
+    """Validate spike times from elsewhere (a chip, an emulator): one ``(batch, n_l, k_l)`` array per layer."""
+    if not isinstance(times, (list, tuple)) or len(times) != net.n_layers:
+        raise ValueError(f"times: expected a list of {net.n_layers} arrays (one per layer)")
+    out = []
+    for l, t in enumerate(times):
+        name = f"times[{l}]"
+        try:
+            arr = np.array(t, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}: cannot be converted to float64 ({exc})") from None
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[:2] != (batch, net.sizes[l]):
+            raise ValueError(f"{name}: expected shape ({batch}, {net.sizes[l]}, k), got {arr.shape}")
+        if np.any(np.isnan(arr)) or np.any(arr < 0):
+            raise ValueError(f"{name}: spike times must be >= 0 and not NaN (+inf = no spike)")
+        if arr.shape[2] > 1 and np.any(np.diff(arr, axis=2) < 0):
+            raise ValueError(f"{name}: each neuron's spike times must be sorted along the last axis")
+        if np.all(np.isinf(net.theta[l])) and np.any(np.isfinite(arr)):
+            raise ValueError(f"{name}: layer {l} is a non-firing read-out layer but has spikes")
+        out.append(np.ascontiguousarray(arr))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# per-spike quantities shared by both modes
+
+
+@njit(cache=True)
+def _slope_and_potential(pre_t, pre_j, lay_t, lay_i, lay_flat, q, own_row, w, rec, has_rec, a, b, th):
+    """M_ff = V'(f-) and V(f-) of layer spike q (neuron lay_i[q] at time lay_t[q])."""
+    t = lay_t[q]
+    i = lay_i[q]
+    slope = 0.0
+    pot = 0.0
+    for e in range(pre_t.size):
+        if pre_t[e] >= t:
+            break
+        tau = t - pre_t[e]
+        slope += w[pre_j[e], i] * psp_slope(tau, a, b)
+        pot += w[pre_j[e], i] * psp(tau, a, b)
+    if has_rec:
+        for r in range(q):
+            if lay_t[r] >= t:
+                break
+            tau = t - lay_t[r]
+            j = lay_i[r]
+            if j == i:
+                slope += th * b * math.exp(-b * tau)
+                pot -= th * math.exp(-b * tau)
+            else:
+                slope += rec[j, i] * psp_slope(tau, a, b)
+                pot += rec[j, i] * psp(tau, a, b)
+    else:
+        for m in range(own_row.size):
+            if own_row[m] >= t:
+                break
+            tau = t - own_row[m]
+            slope += th * b * math.exp(-b * tau)
+            pot -= th * math.exp(-b * tau)
+    return slope, pot
+
+
+@njit(parallel=True, cache=True)
+def _theorem4_layer(pre, out, w, rec, has_rec, alpha, beta, theta):
+    batch, n, k = out.shape
+    slope = np.full((batch, n, k), np.nan)
+    pot = np.full((batch, n, k), np.nan)
+    for s in prange(batch):
+        pt, pj, _ = sorted_events(pre[s], math.inf)
+        st, si, sf = sorted_events(out[s], math.inf)
+        for q in range(st.size):
+            i = si[q]
+            m, v = _slope_and_potential(pt, pj, st, si, sf, q, out[s, i], w, rec, has_rec,
+                                        alpha[i], beta[i], theta[i])
+            slope[s, i, sf[q] % k] = m
+            pot[s, i, sf[q] % k] = v
+    return slope, pot
+
+
+def check_theorem4(net: Network, inputs, times, rtol: float = 1e-9):
+    """Assert Theorem 4 on simulated spikes: every diagonal entry M_ff > 0 and V(f) = theta.
+
+    The system is lower triangular by construction (a spike's equation only involves strictly earlier
+    spikes); this checks the diagonal and that each firing equation holds to ``rtol`` relative to the
+    threshold. Raises AssertionError naming the layer and sample.
+    """
+    prev = inputs
+    for l in range(net.n_layers):
+        if np.all(np.isinf(net.theta[l])):
+            break
+        rec = net.recurrent[l]
+        slope, pot = _theorem4_layer(prev, times[l], net.weights[l], _NO_REC if rec is None else rec,
+                                     rec is not None, net.alpha[l], net.beta[l], net.theta[l])
+        fin = np.isfinite(times[l])
+        if np.any(slope[fin] <= 0):
+            s = np.argwhere(fin & (slope <= 0))[0]
+            raise AssertionError(f"Theorem 4 violated: layer {l}, sample {s[0]}, neuron {s[1]}: dV/dt = {slope[tuple(s)]} <= 0")
+        th = np.broadcast_to(net.theta[l][None, :, None], pot.shape)
+        err = np.abs(pot - th)[fin]
+        if err.size and np.max(err / th[fin]) > rtol:
+            raise AssertionError(f"firing equation V(f) = theta off by {np.max(err / th[fin]):.3g} (relative) in layer {l}")
+        prev = times[l]
+
+
+# ---------------------------------------------------------------------------------------------------
+# adjoint mode
+
+
+@njit(cache=True)
+def _adjoint_sample(pre_s, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw, grec, src_pre_s):
+    """Backward substitution over one sample's spikes of one layer. Returns #spikes with slope <= 0."""
+    pt, pj, pf = sorted_events(pre_s, math.inf)
+    st, si, sf = sorted_events(out_s, math.inf)
+    k = out_s.shape[1]
+    src = src_s.ravel()
+    src_pre = src_pre_s.ravel()
+    push = np.zeros(src.size)  # contributions of later spikes of this layer (reset / recurrence)
+    n_bad = 0
+    for q in range(st.size - 1, -1, -1):
+        numer = src[sf[q]] + push[sf[q]]
+        if numer == 0.0:
+            continue
+        t = st[q]
+        i = si[q]
+        a, b, th = alpha[i], beta[i], theta[i]
+        slope, _ = _slope_and_potential(pt, pj, st, si, sf, q, out_s[i], w, rec, has_rec, a, b, th)
+        if not slope > 0.0:
+            n_bad += 1
+            continue
+        lam = numer / slope
+        for e in range(pt.size):
+            if pt[e] >= t:
+                break
+            tau = t - pt[e]
+            j = pj[e]
+            gw[j, i] -= lam * psp(tau, a, b)
+            src_pre[pf[e]] += lam * w[j, i] * psp_slope(tau, a, b)
+        if has_rec:
+            for r in range(q):
+                if st[r] >= t:
+                    break
+                tau = t - st[r]
+                j = si[r]
+                if j == i:
+                    push[sf[r]] += lam * th * b * math.exp(-b * tau)
+                else:
+                    grec[j, i] -= lam * psp(tau, a, b)
+                    push[sf[r]] += lam * rec[j, i] * psp_slope(tau, a, b)
+        else:
+            for m in range(out_s.shape[1]):
+                if out_s[i, m] >= t:
+                    break
+                push[i * k + m] += lam * th * b * math.exp(-b * (t - out_s[i, m]))
+    return n_bad
+
+
+@njit(parallel=True, cache=True)
+def _adjoint_layer(pre, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks):
+    batch = pre.shape[0]
+    n = w.shape[1]
+    gw = np.zeros((n_chunks, w.shape[0], n))
+    grec = np.zeros((n_chunks, rec.shape[0], rec.shape[1]))
+    src_pre = np.zeros(pre.shape)
+    bad = np.zeros(batch, dtype=np.int64)
+    for c in prange(n_chunks):
+        for s in range(c * batch // n_chunks, (c + 1) * batch // n_chunks):
+            bad[s] = _adjoint_sample(pre[s], out[s], w, rec, has_rec, alpha, beta, theta, src[s],
+                                     gw[c], grec[c], src_pre[s])
+    return gw.sum(axis=0), grec.sum(axis=0), src_pre, bad.sum()
+
+
+def _adjoint(net, inputs, times, d_times):
+    """dL/dW (summed over the batch), dL/d(input times), #bad slopes, by backward substitution."""
+    n_chunks = max(1, min(inputs.shape[0], 4 * numba.get_num_threads()))
+    g_w = [np.zeros_like(w) for w in net.weights]
+    g_r = [None if r is None else np.zeros_like(r) for r in net.recurrent]
+    src = None  # dL/dt of the current layer's spikes, downstream contributions included
+    n_bad = 0
+    for l in range(net.n_layers - 1, -1, -1):
+        pre = inputs if l == 0 else times[l - 1]
+        own = d_times[l]
+        if src is None:
+            src = np.zeros(times[l].shape) if own is None else np.array(own, dtype=np.float64)
+        elif own is not None:
+            src = src + own
+        if times[l].shape[2] == 0:  # read-out layer: no spikes, its loss terms came in d_times[l-1]
+            src = None
+            continue
+        rec = net.recurrent[l]
+        gw, gr, src_pre, bad = _adjoint_layer(
+            pre, times[l], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
+            net.alpha[l], net.beta[l], net.theta[l], np.ascontiguousarray(src), n_chunks)
+        g_w[l] += gw
+        if rec is not None:
+            g_r[l] += gr
+        n_bad += int(bad)
+        src = src_pre
+    d_inputs = np.zeros(inputs.shape) if src is None else src
+    return g_w, g_r, d_inputs, n_bad
+
+
+# ---------------------------------------------------------------------------------------------------
+# forward mode (Forward Propagation)
+
+
+@njit(cache=True)
+def _forward_sample(pre_s, pre_rows, out_s, w, rec, has_rec, alpha, beta, theta, off_w, off_r, rows):
+    """Rows dF/dp of one sample's spikes of one layer, in time order (pre_rows: rows of the inputs).
+
+    ``rows`` is ``(n * k, width)``; the rows of the previous layer span ``pre_rows.shape[1]``
+    parameters (those upstream of it). Returns #spikes with slope <= 0 (their rows stay zero).
+    """
+    pt, pj, pf = sorted_events(pre_s, math.inf)
+    st, si, sf = sorted_events(out_s, math.inf)
+    n = w.shape[1]
+    k = out_s.shape[1]
+    width_pre = pre_rows.shape[1]
+    width = rows.shape[1]
+    n_bad = 0
+    for q in range(st.size):
+        t = st[q]
+        i = si[q]
+        a, b, th = alpha[i], beta[i], theta[i]
+        row = rows[sf[q]]
+        slope = 0.0
+        for e in range(pt.size):
+            if pt[e] >= t:
+                break
+            tau = t - pt[e]
+            j = pj[e]
+            hp = psp_slope(tau, a, b)
+            slope += w[j, i] * hp
+            row[off_w + j * n + i] -= psp(tau, a, b)
+            if width_pre > 0:
+                c = w[j, i] * hp
+                src_row = pre_rows[pf[e]]
+                for p in range(width_pre):
+                    row[p] += c * src_row[p]
+        if has_rec:
+            for r in range(q):
+                if st[r] >= t:
+                    break
+                tau = t - st[r]
+                j = si[r]
+                if j == i:
+                    c = th * b * math.exp(-b * tau)
+                else:
+                    hp = psp_slope(tau, a, b)
+                    c = rec[j, i] * hp
+                    row[off_r + j * n + i] -= psp(tau, a, b)
+                slope += c
+                src_row = rows[sf[r]]
+                for p in range(width):
+                    row[p] += c * src_row[p]
+        else:
+            for m in range(k):
+                if out_s[i, m] >= t:
+                    break
+                c = th * b * math.exp(-b * (t - out_s[i, m]))
+                slope += c
+                src_row = rows[i * k + m]
+                for p in range(width):
+                    row[p] += c * src_row[p]
+        if not slope > 0.0:
+            n_bad += 1
+            row[:] = 0.0
+            continue
+        for p in range(width):
+            row[p] /= slope
+    return n_bad
+
+
+@njit(parallel=True, cache=True)
+def _forward_layer(pre, pre_rows, out, w, rec, has_rec, alpha, beta, theta, off_w, off_r, width):
+    batch, n, k = out.shape
+    rows = np.zeros((batch, n * k, width))
+    bad = np.zeros(batch, dtype=np.int64)
+    for s in prange(batch):
+        bad[s] = _forward_sample(pre[s], pre_rows[s], out[s], w, rec, has_rec, alpha, beta, theta,
+                                 off_w, off_r, rows[s])
+    return rows, bad.sum()
+
+
+def _param_layout(net):
+    """Offsets of every parameter block in the flat vector, and each layer's prefix width."""
+    blocks, widths, off = [], [], 0
+    for l in range(net.n_layers):
+        w_off = off
+        off += net.weights[l].size
+        r_off = -1
+        if net.recurrent[l] is not None:
+            r_off = off
+            off += net.recurrent[l].size
+        blocks.append((w_off, r_off))
+        widths.append(off)
+    return blocks, widths, off
+
+
+def _forward_rows(net, inputs, times):
+    """Per layer, the rows dF/dp of every spike: ``(batch, n_l * k_l, width_l)``; and #bad slopes."""
+    blocks, widths, _ = _param_layout(net)
+    rows_all, n_bad = [], 0
+    pre_rows = np.zeros((inputs.shape[0], inputs.shape[1] * inputs.shape[2], 0))
+    for l in range(net.n_layers):
+        pre = inputs if l == 0 else times[l - 1]
+        if times[l].shape[2] == 0:
+            rows_all.append(np.zeros((inputs.shape[0], 0, widths[l])))
+            continue
+        rec = net.recurrent[l]
+        rows, bad = _forward_layer(pre, pre_rows, times[l], net.weights[l], _NO_REC if rec is None else rec,
+                                   rec is not None, net.alpha[l], net.beta[l], net.theta[l],
+                                   blocks[l][0], blocks[l][1], widths[l])
+        rows_all.append(rows)
+        n_bad += int(bad)
+        pre_rows = rows
+    return rows_all, n_bad
+
+
+def _unflatten(net, flat):
+    blocks, _, _ = _param_layout(net)
+    g_w, g_r = [], []
+    for l, (w_off, r_off) in enumerate(blocks):
+        g_w.append(flat[w_off:w_off + net.weights[l].size].reshape(net.weights[l].shape).copy())
+        g_r.append(None if r_off < 0 else flat[r_off:r_off + net.recurrent[l].size].reshape(net.recurrent[l].shape).copy())
+    return g_w, g_r
+
+
+def _forward(net, inputs, times, d_times, max_bytes=256 * 2**20):
+    """dL/dW by Forward Propagation, in batch chunks so the rows fit in ``max_bytes``."""
+    _, widths, total = _param_layout(net)
+    batch = inputs.shape[0]
+    per_sample = sum(t.shape[1] * t.shape[2] * w for t, w in zip(times, widths)) * 8 + 1
+    chunk = int(max(1, min(batch, max_bytes // per_sample)))
+    flat = np.zeros(total)
+    n_bad = 0
+    for lo in range(0, batch, chunk):
+        sl = slice(lo, lo + chunk)
+        rows, bad = _forward_rows(net, inputs[sl], [t[sl] for t in times])
+        n_bad += bad
+        for l, r in enumerate(rows):
+            if d_times[l] is None or r.shape[1] == 0:
+                continue
+            dt = d_times[l][sl].reshape(r.shape[0], -1)
+            flat[:widths[l]] += np.einsum("bs,bsp->p", dt, r)
+    g_w, g_r = _unflatten(net, flat)
+    return g_w, g_r, n_bad
+
+
+# ---------------------------------------------------------------------------------------------------
+# public API
+
+
+def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, debug: bool = False):
+    """Loss value and its exact gradient with respect to every weight.
+
+    Args:
+        net: the network.
+        x: input spike times ``(batch, n_in[, k])`` (time units; +inf = no spike).
+        loss: a :class:`fpsnn.losses.Loss` or a callable ``f(output_times) -> (value, dL/d output_times)``.
+        mode: ``"adjoint"`` (backward substitution, fast) or ``"forward"`` (Forward Propagation); they
+            agree to rounding.
+        times: spike times of every layer measured elsewhere (chip, emulator) to use instead of
+            simulating; one ``(batch, n_l, k_l)`` array per layer.
+        debug: check Theorem 4 (positive diagonal, firing equations) on the spikes first.
+
+    Returns:
+        ``(value, grads)`` with ``grads["weights"]`` (list like ``net.weights``), ``grads["recurrent"]``
+        (list like ``net.recurrent``, None where absent), ``grads["n_bad_slopes"]`` and, in adjoint
+        mode, ``grads["inputs"]`` (dL/d input spike times, shaped like the validated input).
+    """
+    from .losses import as_loss
+
+    if mode not in ("adjoint", "forward"):
+        raise ValueError(f"mode: expected 'adjoint' or 'forward', got {mode!r}")
+    loss = as_loss(loss)
+    inputs = check_input_times(x, net.n_inputs)
+    if times is None:
+        times = simulate(net, inputs).times
+    else:
+        times = check_spike_times(net, times, inputs.shape[0])
+    if debug:
+        check_theorem4(net, inputs, times)
+    value, d_times, d_params = loss.evaluate(net, inputs, times)
+    if mode == "adjoint":
+        g_w, g_r, d_inputs, n_bad = _adjoint(net, inputs, times, d_times)
+    else:
+        g_w, g_r, n_bad = _forward(net, inputs, times, d_times)
+        d_inputs = None
+    if d_params:
+        for l, g in enumerate(d_params.get("weights", [])):
+            if g is not None:
+                g_w[l] = g_w[l] + g
+        for l, g in enumerate(d_params.get("recurrent", [])):
+            if g is not None:
+                g_r[l] = g_r[l] + g
+    grads = {"weights": g_w, "recurrent": g_r, "n_bad_slopes": n_bad}
+    if d_inputs is not None:
+        grads["inputs"] = d_inputs
+    return float(value), grads
+
+
+@dataclass
+class Jacobian:
+    """Exact derivatives of every spike time with respect to every weight.
+
+    Attributes:
+        times: the spike times it was computed at (one ``(batch, n_l, k_l)`` array per layer).
+        d_times: one ``(batch, n_l, k_l, n_params)`` array per layer: ``d_times[l][b, i, k, p]`` is
+            d(time of the k-th spike of neuron i of layer l)/d(parameter p); zero for padding entries
+            and for parameters downstream of layer l.
+        slices: ``{("weights", l): slice, ("recurrent", l): slice}`` of the flat parameter vector;
+            inside a block, ``W[j, i]`` is at ``start + j * n_l + i`` (row-major).
+        shapes: the parameter array shape of every block, same keys.
+    """
+
+    times: list
+    d_times: list
+    slices: dict
+    shapes: dict
+
+    def block(self, layer: int, kind: str, param_layer: int) -> np.ndarray:
+        """d(times of ``layer``)/d(``kind``[param_layer]) as ``(batch, n_l, k_l, *param.shape)``."""
+        d = self.d_times[layer][..., self.slices[(kind, param_layer)]]
+        return d.reshape(d.shape[:3] + tuple(self.shapes[(kind, param_layer)]))
+
+    def contract(self, d_times: list) -> np.ndarray:
+        """sum over spikes of dL/dF * dF/dp: the flat gradient of a loss with ``d_times`` = dL/dF."""
+        total = self.d_times[0].shape[-1]
+        g = np.zeros(total)
+        for dt, jac in zip(d_times, self.d_times):
+            if dt is not None and jac.shape[2]:
+                g += np.einsum("bik,bikp->p", dt, jac)
+        return g
+
+
+def jacobian(net: Network, x, times=None) -> Jacobian:
+    """The full spike-time Jacobian dF/dW by Forward Propagation (memory: batch x spikes x weights).
+
+    ``times`` as in :func:`value_and_grad` (measured spike times), else the network is simulated.
+    """
+    inputs = check_input_times(x, net.n_inputs)
+    times = simulate(net, inputs).times if times is None else check_spike_times(net, times, inputs.shape[0])
+    rows, _ = _forward_rows(net, inputs, times)
+    blocks, widths, total = _param_layout(net)
+    d_times = []
+    for l, r in enumerate(rows):
+        b, n, k = times[l].shape
+        full = np.zeros((b, n * k, total))
+        full[:, :, :widths[l]] = r
+        d_times.append(full.reshape(b, n, k, total))
+    slices, shapes = {}, {}
+    for l, (w_off, r_off) in enumerate(blocks):
+        slices[("weights", l)] = slice(w_off, w_off + net.weights[l].size)
+        shapes[("weights", l)] = net.weights[l].shape
+        if r_off >= 0:
+            slices[("recurrent", l)] = slice(r_off, r_off + net.recurrent[l].size)
+            shapes[("recurrent", l)] = net.recurrent[l].shape
+    return Jacobian(times=times, d_times=d_times, slices=slices, shapes=shapes)

@@ -1,0 +1,138 @@
+r"""Scalar maths of one LIF neuron between events, compiled with numba (used by the event loops).
+
+Between two events a neuron is described by its synaptic current :math:`I` and membrane potential
+:math:`V` at a reference time. After a further time :math:`\tau` (no event in between):
+
+.. math:: I(\tau) = I_0 e^{-\alpha\tau}, \qquad V(\tau) = V_0 e^{-\beta\tau} + I_0\,h(\tau),
+          \qquad V'(\tau) = I(\tau) - \beta V(\tau).
+
+The state form never divides by :math:`\beta - \alpha`: :math:`h` is evaluated as
+:math:`e^{-m\tau}\,\tau\,E(|\beta-\alpha|\tau)` with :math:`m = \min(\alpha, \beta)` and
+:math:`E(y) = (1 - e^{-y})/y` (``-expm1(-y)/y``, exact to rounding for every :math:`y \ge 0`, including
+the paper's :math:`\alpha = 0.999\,\beta`), so :math:`\alpha = \beta` and :math:`\alpha \approx \beta`
+need no special case and lose no digits.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+INF = math.inf
+
+
+@njit(cache=True)
+def sorted_events(times_s, t_limit):
+    """One sample's finite spikes <= t_limit in time order (ties keep channel order).
+
+    ``times_s`` is ``(n, k)``: per channel sorted times, +inf padded. Returns ``(t, channel, flat)``
+    where ``flat`` is the index into ``times_s.ravel()`` (to scatter per-spike results back).
+    """
+    n, k = times_s.shape
+    flat = times_s.ravel()
+    # gather first: most entries are +inf padding, sorting only the real spikes is much cheaper
+    idx = np.empty(flat.size, dtype=np.int64)
+    count = 0
+    for e in range(flat.size):
+        if flat[e] <= t_limit:
+            idx[count] = e
+            count += 1
+    idx = idx[:count]
+    order = np.argsort(flat[idx], kind="mergesort")
+    ev_t = np.empty(count)
+    ev_src = np.empty(count, dtype=np.int64)
+    ev_flat = np.empty(count, dtype=np.int64)
+    for e in range(count):
+        f = idx[order[e]]
+        ev_t[e] = flat[f]
+        ev_src[e] = f // k
+        ev_flat[e] = f
+    return ev_t, ev_src, ev_flat
+
+
+@njit(cache=True, inline="always")
+def expm1_ratio(y):
+    """(1 - exp(-y)) / y for y >= 0, with the limit 1 at y = 0 (no cancellation for small y)."""
+    if y == 0.0:
+        return 1.0
+    return -math.expm1(-y) / y
+
+
+@njit(cache=True, inline="always")
+def log1p_ratio(y):
+    """log(1 + y) / y for y > -1, with the limit 1 at y = 0."""
+    if y == 0.0:
+        return 1.0
+    return math.log1p(y) / y
+
+
+@njit(cache=True, inline="always")
+def psp(tau, alpha, beta):
+    """The post-synaptic kernel h(tau) = (e^{-alpha tau} - e^{-beta tau}) / (beta - alpha), tau >= 0."""
+    d = abs(beta - alpha)
+    m = min(alpha, beta)
+    return math.exp(-m * tau) * tau * expm1_ratio(d * tau)
+
+
+@njit(cache=True, inline="always")
+def psp_slope(tau, alpha, beta):
+    """h'(tau) = e^{-alpha tau} - beta h(tau)  (the membrane ODE applied to a unit current)."""
+    return math.exp(-alpha * tau) - beta * psp(tau, alpha, beta)
+
+
+@njit(cache=True, inline="always")
+def potential(i0, v0, tau, alpha, beta):
+    """V after tau with no event: V0 e^{-beta tau} + I0 h(tau)."""
+    return v0 * math.exp(-beta * tau) + i0 * psp(tau, alpha, beta)
+
+
+@njit(cache=True)
+def next_crossing(i0, v0, alpha, beta, theta, span):
+    """First tau in [0, span] with V(tau) = theta reached from below, or +inf if there is none.
+
+    V(tau) = a e^{-alpha tau} + b e^{-beta tau} has at most one extremum on tau >= 0 and tends to 0,
+    so (theta > 0):
+      * V'(0) = I0 - beta V0 <= 0: V falls, and after a possible minimum rises towards 0 < theta: no crossing;
+      * otherwise V rises to its maximum at tau* (closed form below) and falls after it: there is a
+        crossing iff V(min(tau*, span)) >= theta, and it is the unique root on [0, min(tau*, span)],
+        where V is increasing. The root is refined by Newton's method kept inside a shrinking bracket
+        (bisection when a Newton step leaves it) to the last bit.
+    tau* solves I(tau) = beta V(tau): e^{(beta-alpha) tau} = (beta/alpha)(1 - V0 (beta-alpha)/I0), i.e.
+      tau* = log1p(d/alpha)/d + log1p(-V0 d/I0)/d,  d = beta - alpha,
+    written with log1p(y)/y so that d -> 0 (alpha == beta: tau* = 1/alpha - V0/I0) is exact.
+    """
+    slope0 = i0 - beta * v0
+    if slope0 <= 0.0 or i0 <= 0.0:
+        return INF
+    if v0 >= theta:
+        # Only reachable through rounding at an interval boundary: the crossing is now.
+        return 0.0
+    d = beta - alpha
+    y = -v0 * d / i0
+    if y <= -1.0:
+        return INF  # no maximum: V rises monotonically towards 0 from below, never reaching theta > 0
+    t_peak = log1p_ratio(d / alpha) / alpha - (v0 / i0) * log1p_ratio(y)
+    if t_peak <= 0.0:
+        return INF
+    hi = min(t_peak, span)
+    if potential(i0, v0, hi, alpha, beta) < theta:
+        return INF
+    lo = 0.0
+    tau = 0.5 * hi
+    for _ in range(200):
+        f = potential(i0, v0, tau, alpha, beta) - theta
+        if f == 0.0:
+            return tau
+        if f < 0.0:
+            lo = tau
+        else:
+            hi = tau
+        df = i0 * math.exp(-alpha * tau) - beta * (f + theta)
+        nxt = tau - f / df if df > 0.0 else -1.0
+        if not (lo < nxt < hi):
+            nxt = 0.5 * (lo + hi)
+        if nxt == tau or hi - lo <= 4.4e-16 * hi:
+            return hi if f < 0.0 else tau
+        tau = nxt
+    return tau

@@ -1,0 +1,218 @@
+r"""Losses of spike times (and of a read-out layer's membrane potential), with their derivatives.
+
+A loss maps the spike times of a batch to a scalar (the MEAN over the batch) and returns
+dL/d(spike times) of every layer it reads (zeros at +inf padding) and, where it depends on the weights
+directly, dL/dW (paper eq. 8: dL/dW = dL/dF dF/dW + partial L/partial W). The gradient code does the
+rest. Write your own by subclassing :class:`Loss` (``evaluate``) or :class:`OutputLoss` (``output``),
+or pass any callable ``f(output_times) -> (value, dL/d output_times)`` (wrapped by :class:`Custom`).
+
+Silent neurons (documented policy): a neuron that never fires has no firing-time equation, so no
+gradient can flow through its (non-existent) spike. Losses of first-spike times count a silent output
+neuron as firing at ``t_max`` with zero derivative: the loss stays finite and the competing neurons
+still receive their (exact) gradients, which push them later when the label neuron is silent.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
+           "as_loss", "predict"]
+
+
+class Loss:
+    """Base class: ``evaluate(net, inputs, times) -> (value, d_times, d_params)``.
+
+    ``d_times`` is a list with one entry per layer (an array shaped like ``times[l]`` or None);
+    ``d_params`` is None or ``{"weights": [...], "recurrent": [...]}`` of direct partial derivatives.
+    """
+
+    def evaluate(self, net, inputs, times):
+        raise NotImplementedError
+
+
+class OutputLoss(Loss):
+    """A loss of the output layer's spike times only: implement ``output(out_times, t_max)``."""
+
+    def output(self, out_times: np.ndarray, t_max: float):
+        raise NotImplementedError
+
+    def evaluate(self, net, inputs, times):
+        value, d_out = self.output(times[-1], net.t_max)
+        d_times = [None] * len(times)
+        d_times[-1] = np.where(np.isfinite(times[-1]), d_out, 0.0)
+        return value, d_times, None
+
+
+class Custom(OutputLoss):
+    """Wrap ``fn(output_times) -> (value, dL/d output_times)`` (same shape as the output times)."""
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise ValueError("loss: expected a Loss or a callable f(output_times) -> (value, grad)")
+        self.fn = fn
+
+    def output(self, out_times, t_max):
+        value, d_out = self.fn(out_times)
+        d_out = np.asarray(d_out, dtype=np.float64)
+        if d_out.shape != out_times.shape:
+            raise ValueError(f"loss: the gradient has shape {d_out.shape}, the output times {out_times.shape}")
+        return float(value), d_out
+
+
+def as_loss(loss) -> Loss:
+    return loss if isinstance(loss, Loss) else Custom(loss)
+
+
+def _check_labels(labels, batch: int, n_out: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (batch,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels: expected {batch} integer class labels, got shape {labels.shape} dtype {labels.dtype}")
+    if np.any(labels < 0) or np.any(labels >= n_out):
+        raise ValueError(f"labels: must lie in [0, {n_out - 1}] (one class per output neuron)")
+    return labels
+
+
+def predict(first_spikes: np.ndarray) -> np.ndarray:
+    """Predicted class = the output neuron that fires first; -1 when all outputs are silent."""
+    first_spikes = np.asarray(first_spikes)
+    pred = np.argmin(first_spikes, axis=1)
+    pred[np.all(np.isinf(first_spikes), axis=1)] = -1
+    return pred
+
+
+class FirstSpikeCrossEntropy(OutputLoss):
+    r"""First-spike cross entropy with the late-label penalty (paper section 5, sign corrected).
+
+    .. math:: L = \frac1N\sum_n \Big[-\log\frac{e^{-f_{n,l_n}/\tau_0}}{\sum_j e^{-f_{n,j}/\tau_0}}
+              + \gamma\,\big(e^{f_{n,l_n}/\tau_1} - 1\big)\Big]
+
+    ``f_{n,j}`` is the first spike time of output ``j`` (``t_max`` if silent, see the module docstring);
+    ``tau0``, ``tau1`` in time units.
+    """
+
+    def __init__(self, labels, tau0: float = 0.2, tau1: float = 1.0, gamma: float = 0.005):
+        for name, v in (("tau0", tau0), ("tau1", tau1)):
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} = {v}: must be finite and > 0")
+        if not np.isfinite(gamma) or gamma < 0:
+            raise ValueError(f"gamma = {gamma}: must be finite and >= 0")
+        self.labels = np.asarray(labels)
+        self.tau0, self.tau1, self.gamma = float(tau0), float(tau1), float(gamma)
+
+    predict = staticmethod(predict)
+
+    def output(self, out_times, t_max):
+        batch, n_out = out_times.shape[:2]
+        labels = _check_labels(self.labels, batch, n_out)
+        first = out_times[:, :, 0] if out_times.shape[2] else np.full((batch, n_out), np.inf)
+        fired = np.isfinite(first)
+        f = np.where(fired, first, t_max)
+        z = -f / self.tau0
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        p = np.exp(logp)
+        rows = np.arange(batch)
+        f_lab = f[rows, labels]
+        penalty = self.gamma * np.expm1(f_lab / self.tau1)
+        value = np.mean(-logp[rows, labels] + penalty)
+        onehot = np.zeros_like(p)
+        onehot[rows, labels] = 1.0
+        d_first = -(p - onehot) / self.tau0
+        d_first[rows, labels] += self.gamma / self.tau1 * np.exp(f_lab / self.tau1)
+        d_first = np.where(fired, d_first, 0.0) / batch
+        d_out = np.zeros(out_times.shape)
+        if out_times.shape[2]:
+            d_out[:, :, 0] = d_first
+        return float(value), d_out
+
+
+class SpikeCount(OutputLoss):
+    r"""Mean squared error between (soft) output spike counts and target counts.
+
+    A spike count is piecewise constant in the weights, so its exact gradient is zero almost
+    everywhere. This loss counts each spike at time ``t`` as
+    :math:`c(t) = 1 - e^{-(t_{max} - t)/\tau_c}` (``tau_c`` in time units): a spike early in the window
+    counts almost 1, one at the end 0, so the count becomes differentiable in the spike times and
+    tends to the plain count as ``tau_c -> 0``. ``targets``: ``(batch, n_out)`` wanted counts.
+    """
+
+    def __init__(self, targets, tau_c: float = 0.1):
+        if not np.isfinite(tau_c) or tau_c <= 0:
+            raise ValueError(f"tau_c = {tau_c}: must be finite and > 0")
+        self.targets = np.asarray(targets, dtype=np.float64)
+        self.tau_c = float(tau_c)
+
+    def output(self, out_times, t_max):
+        if self.targets.shape != out_times.shape[:2]:
+            raise ValueError(f"targets: expected shape {out_times.shape[:2]}, got {self.targets.shape}")
+        fin = np.isfinite(out_times)
+        decay = np.where(fin, np.exp(-(t_max - np.where(fin, out_times, t_max)) / self.tau_c), 0.0)
+        counts = np.where(fin, 1.0 - decay, 0.0).sum(axis=2)
+        err = counts - self.targets
+        batch = out_times.shape[0]
+        value = float(np.mean(np.sum(err**2, axis=1)))
+        # d c(t)/dt = -e^{-(t_max - t)/tau_c} / tau_c
+        d_out = 2.0 * err[:, :, None] * (-decay / self.tau_c) / batch
+        return value, d_out
+
+
+class MembraneRegression(Loss):
+    r"""Squared error of a non-firing read-out layer's membrane potential (paper eqs. 6-7).
+
+    The last layer must be a read-out (``theta = inf``): its potential
+    :math:`V_o(t) = \sum_j W_{jo}\sum_{g\in F_j, g<t} h_o(t - g)` is linear in the weights. The loss is
+
+    .. math:: L = \frac1N\sum_n \frac1{R}\sum_{o,r} \big(V_o(t_r) - y_{n,o,r}\big)^2
+
+    at read-out times ``t_read`` (time units; default ``[t_max]``); ``targets`` is ``(batch, n_out)``
+    (one per read-out time broadcast) or ``(batch, n_out, R)``. Choosing many read-out times turns it
+    into a quadrature of the paper's integral loss.
+    """
+
+    def __init__(self, targets, t_read=None):
+        self.targets = np.asarray(targets, dtype=np.float64)
+        self.t_read = None if t_read is None else np.atleast_1d(np.asarray(t_read, dtype=np.float64))
+
+    def evaluate(self, net, inputs, times):
+        if not net.readout:
+            raise ValueError("MembraneRegression: the last layer must be a non-firing read-out (theta = inf)")
+        pre = inputs if net.n_layers == 1 else times[-2]
+        t_read = np.array([net.t_max]) if self.t_read is None else self.t_read
+        batch, n_out, n_r = pre.shape[0], net.sizes[-1], t_read.size
+        y = self.targets
+        if y.ndim == 2:
+            y = np.repeat(y[:, :, None], n_r, axis=2)
+        if y.shape != (batch, n_out, n_r):
+            raise ValueError(f"targets: expected shape ({batch}, {n_out}) or ({batch}, {n_out}, {n_r}), got {self.targets.shape}")
+        a, b = net.alpha[-1], net.beta[-1]
+        w = net.weights[-1]
+        # tau[n, j, k, r] = t_r - g; only strictly earlier input spikes count
+        tau = t_read[None, None, None, :] - pre[..., None]
+        valid = np.isfinite(tau) & (tau > 0)
+        tau0 = np.where(valid, tau, 0.0)
+        h, hp = _kernel_and_slope(tau0[..., None], a, b)            # (n, j, k, r, o)
+        h = np.where(valid[..., None], h, 0.0)
+        hp = np.where(valid[..., None], hp, 0.0)
+        y_kernel = h.sum(axis=2)                                     # (n, j, r, o): dV/dW
+        v = np.einsum("njro,jo->nor", y_kernel, w)
+        err = v - y
+        value = float(np.mean(np.sum(err**2, axis=(1, 2)) / n_r))
+        d_v = 2.0 * err / (n_r * batch)                              # (n, o, r)
+        d_w = np.einsum("nor,njro->jo", d_v, y_kernel)
+        d_pre = -np.einsum("nor,njkro,jo->njk", d_v, hp, w)          # dV/dg = -W h'(t - g)
+        d_times = [None] * len(times)
+        if net.n_layers > 1:
+            d_times[-2] = d_pre
+        d_params = {"weights": [None] * (net.n_layers - 1) + [d_w]}
+        return value, d_times, d_params
+
+
+def _kernel_and_slope(tau, alpha, beta):
+    """Vectorised h(tau) and h'(tau) (stable for alpha ~ beta, see fpsnn.kernels)."""
+    d = np.abs(beta - alpha)
+    m = np.minimum(alpha, beta)
+    y = d * tau
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(y == 0, 1.0, -np.expm1(-y) / np.where(y == 0, 1.0, y))
+    h = np.exp(-m * tau) * tau * ratio
+    return h, np.exp(-alpha * tau) - beta * h

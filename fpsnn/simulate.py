@@ -1,0 +1,245 @@
+"""Exact event-driven forward pass: every spike time of every neuron, no time grid.
+
+Layers are simulated one after the other (a layer only depends on the spikes of the layer before it
+and, through recurrent weights, on its own). Inside a layer, the input events are processed in time
+order; between two events every neuron's next threshold crossing is found analytically
+(:func:`fpsnn.kernels.next_crossing`). In a recurrent layer the earliest crossing of the whole layer is
+taken first, its spike is delivered to the other neurons at once, and the search restarts, so events are
+processed in global time order. A neuron may cross several times between two inputs and after the
+last one; spikes are searched up to ``t_max``.
+
+The causal set of a spike is not stored: it is "every spike that reached the neuron strictly before
+it", which the gradient code recovers from the spike times alone. That is what lets spike times measured
+on a chip replace simulated ones.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .kernels import next_crossing, potential, psp, sorted_events
+from .network import Network
+
+__all__ = ["SimulationResult", "simulate", "check_input_times", "membrane_potential"]
+
+
+@dataclass
+class SimulationResult:
+    """Spike times of every layer of a simulated batch.
+
+    Attributes:
+        inputs: the input spike times as ``(batch, n_in, k_in)`` float64, sorted, +inf padded.
+        times: one ``(batch, n_l, k_l)`` float64 array per layer (layer 0 = first layer after the
+            inputs, last = output), each neuron's spike times sorted, +inf padded. A non-firing
+            read-out layer has ``k_l = 0``.
+        n_capped: per layer, how many (sample, neuron) pairs reached ``max_spikes`` and had later
+            threshold crossings suppressed.
+    """
+
+    inputs: np.ndarray
+    times: list
+    n_capped: list = field(default_factory=list)
+
+    def first_spikes(self, layer: int = -1) -> np.ndarray:
+        """First spike time of every neuron of ``layer``, ``(batch, n_l)``; +inf for silent neurons."""
+        t = self.times[layer]
+        if t.shape[2] == 0:
+            return np.full(t.shape[:2], np.inf)
+        return t[:, :, 0].copy()
+
+    def spike_counts(self, layer: int = -1) -> np.ndarray:
+        """Number of spikes of every neuron of ``layer``, ``(batch, n_l)`` int."""
+        return np.isfinite(self.times[layer]).sum(axis=2)
+
+
+def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
+    """Validate input spike times and return them as ``(batch, n_in, k)`` float64.
+
+    Accepts ``(batch, n_in)`` (one spike or none per channel) or ``(batch, n_in, k)``. ``+inf`` means
+    "no spike"; NaN, negative or -inf times, and unsorted times along the last axis are errors.
+    """
+    try:
+        arr = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot be converted to float64 spike times ({exc})") from None
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3:
+        raise ValueError(f"{name}: expected shape (batch, n_in) or (batch, n_in, k), got {arr.shape}")
+    if arr.shape[1] != n_in:
+        raise ValueError(f"{name}: has {arr.shape[1]} input channels but weights[0] has {n_in} rows")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}: the batch is empty")
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name}: contains NaN spike times (use np.inf for 'no spike')")
+    if np.any(arr < 0):
+        raise ValueError(f"{name}: spike times must be >= 0 (found {arr.min()})")
+    if arr.shape[2] > 1 and np.any(np.diff(arr, axis=2) < 0):
+        raise ValueError(f"{name}: each channel's spike times must be sorted along the last axis")
+    return np.ascontiguousarray(arr)
+
+
+# ---------------------------------------------------------------------------------------------------
+# compiled event loop
+
+
+@njit(cache=True)
+def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, cnt):
+    """Simulate one sample of one layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons."""
+    n = w.shape[1]
+    kmax = out.shape[1]
+    cur = np.zeros(n)   # synaptic current I of every neuron at time t_now
+    pot = np.zeros(n)   # membrane potential V of every neuron at time t_now
+    capped = np.zeros(n, dtype=np.bool_)
+    t_now = 0.0
+    n_ev = ev_t.size
+    for e in range(n_ev + 1):
+        t_next = ev_t[e] if e < n_ev else t_max
+        if not has_rec:
+            # neurons are independent: each one emits all its crossings in (t_now, t_next]
+            for i in range(n):
+                t0 = t_now
+                i0 = cur[i]
+                v0 = pot[i]
+                while True:
+                    tau = next_crossing(i0, v0, alpha[i], beta[i], theta[i], t_next - t0)
+                    if tau == math.inf:
+                        break
+                    if cnt[i] == kmax:
+                        capped[i] = True
+                        break
+                    t0 = t0 + tau
+                    out[i, cnt[i]] = t0
+                    cnt[i] += 1
+                    i0 = i0 * math.exp(-alpha[i] * tau)
+                    v0 = 0.0  # V was exactly theta and drops by theta
+                span = t_next - t0
+                pot[i] = potential(i0, v0, span, alpha[i], beta[i])
+                cur[i] = i0 * math.exp(-alpha[i] * span)
+        else:
+            # a spike changes the other neurons' currents: take the layer's earliest crossing first
+            while True:
+                best = math.inf
+                who = -1
+                for i in range(n):
+                    if capped[i]:
+                        continue
+                    tau = next_crossing(cur[i], pot[i], alpha[i], beta[i], theta[i], t_next - t_now)
+                    if tau < best:
+                        best = tau
+                        who = i
+                if who >= 0 and cnt[who] == kmax:
+                    capped[who] = True  # silent from now on; look again without it
+                    continue
+                step = best if who >= 0 else t_next - t_now
+                for i in range(n):
+                    pot[i] = potential(cur[i], pot[i], step, alpha[i], beta[i])
+                    cur[i] = cur[i] * math.exp(-alpha[i] * step)
+                if who < 0:
+                    break
+                t_now = t_now + step
+                out[who, cnt[who]] = t_now
+                cnt[who] += 1
+                pot[who] = 0.0
+                for j in range(n):
+                    cur[j] += rec[who, j]
+        if e < n_ev:
+            src = ev_src[e]
+            for i in range(n):
+                cur[i] += w[src, i]
+        t_now = t_next
+    return capped.sum()
+
+
+@njit(parallel=True, cache=True)
+def _simulate_layer(in_times, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
+    batch = in_times.shape[0]
+    n = w.shape[1]
+    out = np.full((batch, n, kmax), np.inf)
+    cnt = np.zeros((batch, n), dtype=np.int64)
+    n_capped = np.zeros(batch, dtype=np.int64)
+    for s in prange(batch):
+        ev_t, ev_src, _ = sorted_events(in_times[s], t_max)
+        n_capped[s] = _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out[s], cnt[s])
+    return out, cnt, n_capped
+
+
+_NO_REC = np.zeros((0, 0))
+
+
+def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
+    """Exact spike times of every layer for a batch of input spike times ``x``.
+
+    Args:
+        net: the network.
+        x: input spike times, ``(batch, n_in)`` or ``(batch, n_in, k)``, time units, +inf = no spike.
+        debug: also verify Theorem 4 on the result (every spike's own slope dV/dt > 0 at its time and
+            the firing equation V = theta holds); raises AssertionError otherwise.
+    """
+    inputs = check_input_times(x, net.n_inputs)
+    times, capped = [], []
+    prev = inputs
+    for l in range(net.n_layers):
+        if np.all(np.isinf(net.theta[l])):  # non-firing read-out layer
+            times.append(np.full((prev.shape[0], net.sizes[l], 0), np.inf))
+            capped.append(0)
+            continue
+        rec = net.recurrent[l]
+        out, cnt, n_capped = _simulate_layer(
+            prev, net.weights[l], _NO_REC if rec is None else rec, rec is not None,
+            net.alpha[l], net.beta[l], net.theta[l], net.t_max, net.max_spikes)
+        k = max(int(cnt.max()), 1)
+        prev = np.ascontiguousarray(out[:, :, :k])
+        times.append(prev)
+        capped.append(int(n_capped.sum()))
+    res = SimulationResult(inputs=inputs, times=times, n_capped=capped)
+    if debug:
+        from .gradients import check_theorem4
+        check_theorem4(net, res.inputs, res.times)
+    return res
+
+
+def membrane_potential(net: Network, x, times, t_grid, layer: int = -1) -> np.ndarray:
+    """Membrane potential V(t) of every neuron of ``layer`` on ``t_grid``, from spike times.
+
+    Evaluates the defining sum (inputs through the kernel, own spikes through the reset) directly, so
+    it is independent of the event loop; used for plots and checks. Returns ``(batch, n_l, len(t_grid))``.
+    """
+    layer = layer % net.n_layers
+    inputs = check_input_times(x, net.n_inputs)
+    pre = inputs if layer == 0 else times[layer - 1]
+    own = times[layer]
+    t_grid = np.asarray(t_grid, dtype=np.float64)
+    a, b, th = net.alpha[layer], net.beta[layer], net.theta[layer]
+    return _membrane(pre, own, net.weights[layer],
+                     _NO_REC if net.recurrent[layer] is None else net.recurrent[layer],
+                     net.recurrent[layer] is not None, a, b, np.where(np.isinf(th), 0.0, th), t_grid)
+
+
+@njit(parallel=True, cache=True)
+def _membrane(pre, own, w, rec, has_rec, alpha, beta, theta, t_grid):
+    batch, n_pre, k_pre = pre.shape
+    n = w.shape[1]
+    out = np.zeros((batch, n, t_grid.size))
+    for s in prange(batch):
+        for i in range(n):
+            for q in range(t_grid.size):
+                t = t_grid[q]
+                v = 0.0
+                for j in range(n_pre):
+                    for k in range(k_pre):
+                        if pre[s, j, k] < t:
+                            v += w[j, i] * psp(t - pre[s, j, k], alpha[i], beta[i])
+                for j in range(n):
+                    for k in range(own.shape[2]):
+                        if own[s, j, k] < t:
+                            if j == i:
+                                v -= theta[i] * math.exp(-beta[i] * (t - own[s, j, k]))
+                            elif has_rec:
+                                v += rec[j, i] * psp(t - own[s, j, k], alpha[i], beta[i])
+                out[s, i, q] = v
+    return out
