@@ -316,6 +316,8 @@ def _shifted(w: np.ndarray, shift: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the kernel
+# Layout inside the kernel: states are int32 (every intermediate fits: |c*w| <= 31 * 32767,
+# |sum of two currents| <= 65534), one contiguous row per synapse so the decay loop vectorizes.
 @numba.njit(cache=True, inline="always")
 def _sat(x):
     if x > _STATE_MAX:
@@ -335,10 +337,7 @@ def _decay(x, d):
     """xylosim's ``decay``: the amount removed, ``x >> d`` or ``sign(x)`` when that is 0."""
     dx = x >> d
     if dx == 0:
-        if x > 0:
-            dx = 1
-        elif x < 0:
-            dx = -1
+        dx = (x > 0) - (x < 0)
     return dx
 
 
@@ -356,35 +355,58 @@ def _deliver(counts, cap, ptr, post, syn, w, isyn):
         if c > cap:
             c = cap
         for e in range(ptr[p], ptr[p + 1]):
-            isyn[post[e], syn[e]] = _sat(isyn[post[e], syn[e]] + c * w[e])
+            isyn[syn[e], post[e]] = _sat(isyn[syn[e], post[e]] + c * w[e])
 
 
 @numba.njit(cache=True, inline="always")
-def _evolve(j, vmem, isyn, dash_mem, dash_syn, thr, bias, version, count, cap):
-    """One neuron's step (module docstring, point 3); returns its event count (starting at ``count``)."""
-    v = vmem[j]
+def _integrate(vmem, isyn, dash_mem, dash_syn, bias, version):
+    """Sub-threshold step of every neuron of a population (module docstring, point 3)."""
+    n = vmem.shape[0]
+    ns = isyn.shape[0]
     if version == 2:
-        total = 0
-        for s in range(isyn.shape[1]):
-            isyn[j, s] -= _decay(isyn[j, s], dash_syn[j, s])
-            total += isyn[j, s]
-        dv = _wrap16(-_decay(v, dash_mem[j]))  # int16(-(-32768)) wraps in xylosim
-        dv = _sat(dv + total)
-        dv = _sat(dv + bias[j])
-        v = _sat(v + dv)
+        for s in range(ns):
+            for j in range(n):
+                isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
+        for j in range(n):
+            total = isyn[0, j]
+            if ns == 2:
+                total += isyn[1, j]
+            v = vmem[j]
+            dv = _wrap16(-_decay(v, dash_mem[j]))  # int16(-(-32768)) wraps in xylosim
+            dv = _sat(dv + total)
+            dv = _sat(dv + bias[j])
+            vmem[j] = _sat(v + dv)
     else:
-        v -= _decay(v, dash_mem[j])
-        total = 0
-        for s in range(isyn.shape[1]):
-            isyn[j, s] -= _decay(isyn[j, s], dash_syn[j, s])
-            total += isyn[j, s]
-        v = _sat(v + total)
-    th = thr[j]
+        for j in range(n):
+            vmem[j] -= _decay(vmem[j], dash_mem[j])
+        for s in range(ns):
+            for j in range(n):
+                isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
+        for j in range(n):
+            total = isyn[0, j]
+            if ns == 2:
+                total += isyn[1, j]
+            vmem[j] = _sat(vmem[j] + total)
+
+
+@numba.njit(cache=True, inline="always")
+def _fire(v, th, count, cap):
+    """Events of one neuron: ``while v >= th and count < cap: count += 1; v -= th``.
+
+    Returns (v, count). A positive threshold takes the count in one division; a threshold <= 0 runs
+    xylosim's loop literally (int16 wrap included), as it can only end at the cap or by wrapping.
+    """
+    if v < th or count >= cap:
+        return v, count
+    if th > 0:
+        k = (v - th) // th + 1
+        if k > cap - count:
+            k = cap - count
+        return v - k * th, count + k
     while v >= th and count < cap:
         count += 1
-        v = _wrap16(v - th)  # int16 arithmetic: only a threshold <= 0 can wrap
-    vmem[j] = v
-    return count
+        v = _wrap16(v - th)
+    return v, count
 
 
 @numba.njit(cache=True, parallel=True)
@@ -396,28 +418,40 @@ def _run_batch(raster, in_ptr, in_post, in_syn, in_w, rec_ptr, rec_post, rec_syn
     nh = dash_mem.shape[0]
     no = dash_mem_out.shape[0]
     ns = dash_syn.shape[1]
-    dash_syn_o = dash_syn_out.reshape(no, 1)
+    dsyn = np.ascontiguousarray(dash_syn.T).astype(np.int32)
+    dmem = dash_mem.astype(np.int32)
+    dsyn_o = dash_syn_out.reshape(1, no).astype(np.int32)
+    dmem_o = dash_mem_out.astype(np.int32)
+    b_h = bias.astype(np.int32)
+    b_o = bias_out.astype(np.int32)
+    has_alias = al_idx.shape[0] > 0
     for b in numba.prange(batch):
-        vmem = np.zeros(nh, np.int64)
-        isyn = np.zeros((nh, ns), np.int64)
-        vmem_o = np.zeros(no, np.int64)
-        isyn_o = np.zeros((no, 1), np.int64)
-        prev = np.zeros(nh, np.int64)   # hidden events of the previous step (1-step delay)
-        buf = np.zeros(nh, np.int64)
+        vmem = np.zeros(nh, np.int32)
+        isyn = np.zeros((ns, nh), np.int32)
+        vmem_o = np.zeros(no, np.int32)
+        isyn_o = np.zeros((1, no), np.int32)
+        prev = np.zeros(nh, np.int32)   # hidden events of the previous step (1-step delay)
+        buf = np.zeros(nh, np.int32)
         for t in range(steps):
             _deliver(raster[b, t], 15, in_ptr, in_post, in_syn, in_w, isyn)
             _deliver(prev, 31, rec_ptr, rec_post, rec_syn, rec_w, isyn)
             _deliver(prev, 31, out_ptr, out_post, out_syn, out_w, isyn_o)
-            buf[:] = 0
-            for j in range(nh):
-                n = _evolve(j, vmem, isyn, dash_mem, dash_syn, thr, bias, version, buf[j], 31)
-                buf[j] = n
-                for a in range(al_ptr[j], al_ptr[j + 1]):
-                    k = al_idx[a]
-                    buf[k] = 31 if buf[k] + n > 31 else buf[k] + n
+            _integrate(vmem, isyn, dmem, dsyn, b_h, version)
+            _integrate(vmem_o, isyn_o, dmem_o, dsyn_o, b_o, version)
+            if has_alias:
+                # a neuron's count starts from what lower-index neurons aliased into it this step
+                buf[:] = 0
+                for j in range(nh):
+                    vmem[j], n = _fire(vmem[j], thr[j], buf[j], 31)
+                    buf[j] = n
+                    for a in range(al_ptr[j], al_ptr[j + 1]):
+                        k = al_idx[a]
+                        buf[k] = 31 if buf[k] + n > 31 else buf[k] + n
+            else:
+                for j in range(nh):
+                    vmem[j], buf[j] = _fire(vmem[j], thr[j], 0, 31)
             for j in range(no):
-                spk_o[b, t, j] = _evolve(j, vmem_o, isyn_o, dash_mem_out, dash_syn_o, thr_out, bias_out,
-                                         version, 0, 1)
+                vmem_o[j], spk_o[b, t, j] = _fire(vmem_o[j], thr_out[j], 0, 1)
             for j in range(nh):
                 spk_h[b, t, j] = buf[j]
                 prev[j] = buf[j]
@@ -425,7 +459,7 @@ def _run_batch(raster, in_ptr, in_post, in_syn, in_w, rec_ptr, rec_post, rec_syn
                 for j in range(nh):
                     v_h[b, t, j] = vmem[j]
                     for s in range(ns):
-                        i_h[b, t, j, s] = isyn[j, s]
+                        i_h[b, t, j, s] = isyn[s, j]
                 for j in range(no):
                     v_o[b, t, j] = vmem_o[j]
-                    i_o[b, t, j, 0] = isyn_o[j, 0]
+                    i_o[b, t, j, 0] = isyn_o[0, j]
