@@ -102,7 +102,7 @@ def _int_param(name: str, value, shape, lo: int, hi: int) -> np.ndarray:
     if np.any(bad):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: must lie in [{lo}, {hi}], got {int(arr[idx])} at index {idx}")
-    return np.ascontiguousarray(arr)
+    return arr  # astype made a C-contiguous copy (ascontiguousarray would turn a scalar into 1-d)
 
 
 def _dense(name: str, spec: dict, n_pre: int, n_post: int, defaults: dict | None = None) -> dict:
