@@ -27,7 +27,7 @@ Per step ``t`` (all values int16 unless noted; :math:`\mathrm{sat}` clamps to [-
    A hidden neuron's count starts from the events aliased into it earlier in the same step; after it
    evolves, its count is added to each of its alias targets' counts, capped at 31.
 
-Units: ``dt`` is the step length in seconds (informational: the integer dynamics are per step).
+Units: ``dt`` is the step length (metadata: the integer dynamics are per step).
 Decay codes ("dash") act per step: a value loses about :math:`2^{-d}` of itself each step.
 """
 from __future__ import annotations
@@ -126,7 +126,8 @@ class XyloProgram:
             every weight of the projection (integer weight ``w`` adds ``w * 2**shift``).
         aliases: None or one list per hidden neuron of hidden neurons that copy its events.
         version: 2 (xylosim.v2, XyloAudio 2/3 and IMU) or 1 (xylosim.v1, the first Xylo).
-        dt: step length in seconds (metadata for converting steps to times), > 0.
+        dt: step length (metadata for converting steps to times), > 0, in the time unit of the
+            network it was quantized from; Rockpool reads it as seconds.
     """
 
     weights_in: np.ndarray
@@ -202,7 +203,7 @@ class XyloProgram:
             self.aliases = clean
         dt = float(self.dt)
         if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt = {self.dt}: must be finite and > 0 (seconds per step)")
+            raise ValueError(f"dt = {self.dt}: must be finite and > 0 (time units per step)")
         self.dt = dt
 
     # ----------------------------------------------------------------- shape helpers
