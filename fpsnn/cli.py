@@ -1,0 +1,265 @@
+"""The ``fpsnn`` console script: ``fpsnn train | eval | plot`` (more subcommands plug into ``COMMANDS``).
+
+Each subcommand is one :class:`Command`: a name, a one-line help, a ``configure(parser)`` that adds its
+arguments and a ``run(args) -> exit status``. ``main`` builds one argparse sub-parser per entry of
+``COMMANDS``; adding ``deploy``/``emulate``/``hil``/``bench`` is one more entry (import heavy modules inside
+``run`` so ``fpsnn --help`` stays fast).
+
+Output contract: progress bars and notes go to stderr; with ``--json`` stdout carries exactly one JSON
+object. Bad input exits with status 2 and a one-line ``fpsnn: error: ...`` on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``configure`` adds its arguments, ``run`` does the work and returns an exit status."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _emit(args, result: dict, human: str) -> None:
+    """Print ``result`` as one JSON object (``--json``) or ``human`` text on stdout."""
+    if getattr(args, "json", False):
+        print(json.dumps(result, default=_json_default, allow_nan=True))
+    else:
+        print(human)
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    return str(value)
+
+
+def _hyper_fields():
+    from .datasets import Hyperparameters
+
+    return [f for f in fields(Hyperparameters)]
+
+
+_TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float}
+_CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward")}
+
+
+def _scalar_parser(annotation: str):
+    """argparse ``type`` for a Hyperparameters field annotation (``"float | None"`` accepts ``none``)."""
+    base = {"float": float, "int": int, "str": str}[annotation.split("|")[0].strip()]
+    if "None" not in annotation:
+        return base
+
+    def parse(text: str):
+        return None if text.lower() == "none" else base(text)
+
+    parse.__name__ = base.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per hyper-parameter, generated from the dataclass so the two never drift apart."""
+    group = parser.add_argument_group("hyper-parameters (default: the paper's for the data set)")
+    for f in _hyper_fields():
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in _TUPLE_ITEM:
+            group.add_argument(flag, dest=f"hp_{f.name}", type=_TUPLE_ITEM[f.name], nargs="+", metavar="V",
+                               help=f"{f.name}, one value per layer" if f.name != "hidden" else "hidden sizes")
+        else:
+            group.add_argument(flag, dest=f"hp_{f.name}", type=_scalar_parser(str(f.type)),
+                               choices=_CHOICES.get(f.name), metavar=None if f.name in _CHOICES else "V",
+                               help=f"{f.name} ({f.type})")
+
+
+def _read_toml(path) -> dict:
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"--config {path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--config {path}: not valid TOML ({exc})") from None
+
+
+def hyperparameters_from(dataset: str, config: dict | None = None, flags: dict | None = None):
+    """The data set's defaults, updated by a TOML ``config`` dict, then by command-line ``flags``.
+
+    ``config`` keys are :class:`fpsnn.datasets.Hyperparameters` field names (plus ``seed``, handled by
+    the caller); an unknown key is a ValueError listing the valid ones.
+    """
+    from . import datasets
+
+    hyper = datasets.spec(dataset).hyper
+    changes = {k: v for k, v in (config or {}).items() if k != "seed"}
+    changes.update({k: v for k, v in (flags or {}).items() if v is not None})
+    return hyper.replace(**changes)
+
+
+# ------------------------------------------------------------------------------------------- train
+def _configure_train(p: argparse.ArgumentParser) -> None:
+    from .datasets import NAMES
+
+    p.add_argument("dataset", choices=NAMES, help="data set to train on")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file of hyper-parameters (flat keys; 'seed' allowed)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<dataset>-seed<seed>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.fpsnn if present")
+    p.add_argument("--seed", type=int, default=None, help="run seed (initial weights, shuffling); default 0")
+    p.add_argument("--train-subset", type=int, metavar="N", help="use only the first N training samples")
+    p.add_argument("--until-accuracy", type=float, metavar="A",
+                   help="stop once the training accuracy reaches A (fraction, e.g. 1.0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_hyper_flags(p)
+
+
+def _run_train(args) -> int:
+    from .train import fit_dataset
+
+    config = _read_toml(args.config) if args.config else {}
+    flags = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_")}
+    hyper = hyperparameters_from(args.dataset, config, flags)
+    seed = args.seed if args.seed is not None else int(config.get("seed", 0))
+    out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-seed{seed}"
+    if args.resume and not (out / "checkpoint.fpsnn").exists():
+        print(f"fpsnn: no checkpoint in {out}; starting a fresh run", file=sys.stderr)
+    t0 = time.perf_counter()
+    result = fit_dataset(args.dataset, hyper, seed=seed, out_dir=out, progress=not args.no_progress,
+                         resume=args.resume, train_subset=args.train_subset, until_accuracy=args.until_accuracy)
+    final = result.final
+    summary = {
+        "dataset": args.dataset, "seed": seed, "epochs": result.epochs,
+        "train_accuracy": final["train_accuracy"], "test_accuracy": final.get("test_accuracy"),
+        "loss": final["loss"], "dead_hidden": final["dead_hidden"], "silent_outputs": final["silent_outputs"],
+        "wall_s": time.perf_counter() - t0, "model": str(result.model_path),
+        "checkpoint": str(result.checkpoint_path), "hyperparameters": hyper.to_dict(),
+    }
+    _emit(args, summary, f"{args.dataset}: {result.epochs} epochs, train accuracy "
+                         f"{100 * summary['train_accuracy']:.2f} %, test accuracy "
+                         f"{100 * (summary['test_accuracy'] or 0):.2f} %, {summary['wall_s']:.1f} s -> {result.model_path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- eval
+def _model_context(model_path, dataset: str | None):
+    """``(net, metadata, dataset name, encoder, hyper)`` for a model file, with clear errors."""
+    from . import datasets, io
+    from .datasets import Hyperparameters
+    from .encoding import LatencyEncoder
+
+    net, metadata = io.load_model(model_path)
+    name = dataset or metadata.get("dataset")
+    if name is None:
+        raise ValueError(f"--dataset: {model_path} does not name its data set; pass --dataset")
+    spec = datasets.spec(name)
+    hyper = Hyperparameters(**metadata["hyper"]) if "hyper" in metadata else spec.hyper
+    enc = LatencyEncoder.from_dict(metadata["encoder"]) if "encoder" in metadata else spec.encoder(hyper)
+    return net, metadata, name, enc, hyper
+
+
+def _configure_eval(p: argparse.ArgumentParser) -> None:
+    from .datasets import NAMES, SPLITS
+
+    p.add_argument("model", help="model file written by 'fpsnn train'")
+    p.add_argument("--dataset", choices=NAMES, help="data set (default: the one in the model file)")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split to evaluate (default: test)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _run_eval(args) -> int:
+    from . import datasets
+    from .train import evaluate
+
+    net, _, name, enc, hyper = _model_context(args.model, args.dataset)
+    x, y = datasets.load(name, args.split)
+    if enc.n_inputs(x.shape[1]) != net.n_inputs:
+        raise ValueError(f"--dataset {name}: encodes to {enc.n_inputs(x.shape[1])} inputs, the model has {net.n_inputs}")
+    m = evaluate(net, enc(x), y, hyper)
+    result = {"model": args.model, "dataset": name, "split": args.split, "n": len(y),
+              **{k: v for k, v in m.items() if k != "first_spikes"}}
+    _emit(args, result, f"{name}/{args.split}: accuracy {100 * m['accuracy']:.2f} % ({len(y)} samples), "
+                        f"loss {m['loss']:.4f}, silent outputs {100 * m['silent_outputs']:.1f} %")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- plot
+def _configure_plot(p: argparse.ArgumentParser) -> None:
+    from .datasets import NAMES, SPLITS
+
+    p.add_argument("model", help="model file written by 'fpsnn train'")
+    p.add_argument("--dataset", choices=NAMES, help="data set (default: the one in the model file)")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split for histograms (default: test)")
+    p.add_argument("--sample", type=int, default=0, help="index (in the split) of the sample for traces/raster")
+    p.add_argument("--out", metavar="DIR", required=True, help="directory for the PNG files")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the figure paths) on stdout")
+
+
+def _run_plot(args) -> int:
+    from . import datasets, io, plots
+
+    net, metadata, name, enc, _ = _model_context(args.model, args.dataset)
+    initial = io.read_file(args.model).arrays
+    x, y = datasets.load(name, args.split)
+    if not 0 <= args.sample < len(y):
+        raise ValueError(f"--sample = {args.sample}: must be in [0, {len(y) - 1}]")
+    init_w = [initial[f"initial/weights/{l}"] for l in range(net.n_layers)] if "initial/weights/0" in initial else None
+    paths = plots.make_all(net, enc(x), y, args.out, history=metadata.get("history"), initial_weights=init_w,
+                           sample=args.sample, title=f"{name} ({args.split})")
+    _emit(args, {"figures": {k: str(v) for k, v in paths.items()}},
+          "\n".join(f"{k}: {v}" for k, v in paths.items()))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- table
+COMMANDS: list[Command] = [
+    Command("train", "train on xor | iris | yinyang with the paper's hyper-parameters", _configure_train, _run_train),
+    Command("eval", "accuracy and loss of a model file on a data set split", _configure_eval, _run_eval),
+    Command("plot", "figures: first-spike histograms, membrane traces, curves, raster", _configure_plot, _run_plot),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="fpsnn", description="Exact-gradient spiking networks: train, "
+                                     "evaluate, plot (and deploy to chips).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fpsnn`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"fpsnn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fpsnn: interrupted (a training run resumes from its last checkpoint with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

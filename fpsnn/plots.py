@@ -1,0 +1,167 @@
+"""PNG figures of a trained network (matplotlib, Agg canvas; no pyplot global state is touched).
+
+* :func:`first_spike_histograms`: first output spike times per output neuron, before vs after training,
+  coloured by the true class (the paper's Fig. 4).
+* :func:`membrane_traces`: output membrane potentials V(t) for one input, with the threshold and the
+  spikes (the paper's Fig. 3), computed on a fine time grid by ``fpsnn.simulate.membrane_potential``
+  from the simulated spike times.
+* :func:`training_curves`: loss and accuracy per epoch from a training history.
+* :func:`spike_raster`: input, hidden and output spikes for one input.
+
+All times are in the network's time unit; potentials in threshold units (theta = 1 in the paper).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .network import Network
+
+__all__ = ["first_spike_histograms", "membrane_traces", "training_curves", "spike_raster", "make_all"]
+
+
+def _save(fig: Figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _one_input(x, index: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if not 0 <= index < len(x):
+        raise ValueError(f"sample = {index}: must be in [0, {len(x) - 1}]")
+    return x[index:index + 1]
+
+
+def first_spike_histograms(first_after: np.ndarray, labels: np.ndarray, path, first_before=None,
+                           t_max: float | None = None, title: str = "") -> Path:
+    """Histograms of first output spike times (batch, n_out), one panel per output neuron.
+
+    Rows: before training (if ``first_before`` is given) and after. Colours: the samples' true class.
+    Silent outputs (inf) are counted in a separate bar at ``t_max`` labelled "silent".
+    """
+    labels = np.asarray(labels)
+    rows = [("before training", first_before)] if first_before is not None else []
+    rows.append(("after training", first_after))
+    n_out = first_after.shape[1]
+    classes = np.unique(labels)
+    finite = np.concatenate([r[np.isfinite(r)] for _, r in rows])
+    hi = t_max if t_max is not None else (finite.max() if finite.size else 1.0)
+    bins = np.linspace(0.0, hi * 1.02 + 1e-9, 41)
+    fig = Figure(figsize=(3.2 * n_out, 2.6 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), n_out, squeeze=False, sharex=True)
+    for r, (name, first) in enumerate(rows):
+        for j in range(n_out):
+            ax = axes[r, j]
+            data = [np.where(np.isfinite(first[labels == c, j]), first[labels == c, j], hi * 1.01) for c in classes]
+            ax.hist(data, bins=bins, stacked=True, label=[f"class {c}" for c in classes])
+            ax.set_title(f"output {j}, {name}", fontsize=9)
+            if r == len(rows) - 1:
+                ax.set_xlabel("first spike time (silent at right edge)")
+        axes[r, 0].set_ylabel("samples")
+    axes[0, -1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000, title: str = "") -> Path:
+    """Output-layer membrane potentials V(t) for one input ``x_one`` (1, n_in), on ``n_points`` times."""
+    from .simulate import membrane_potential
+
+    res = net.simulate(x_one)
+    grid = np.linspace(0.0, net.t_max, int(n_points))
+    v = membrane_potential(net, x_one, res.times, grid, layer=-1)[0]
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for i in range(v.shape[0]):
+        (line,) = ax.plot(grid, v[i], label=f"output {i}")
+        spikes = res.times[-1][0, i]
+        spikes = spikes[np.isfinite(spikes)]
+        ax.plot(spikes, np.full(spikes.shape, float(net.theta[-1][i])), "v", color=line.get_color(), ms=7)
+    if np.all(np.isfinite(net.theta[-1])):
+        ax.axhline(float(np.max(net.theta[-1])), color="k", ls="--", lw=0.8, label="threshold")
+    inputs = res.inputs[0][np.isfinite(res.inputs[0])]
+    ax.plot(inputs, np.zeros_like(inputs), "|", color="gray", ms=12, label="input spikes")
+    ax.set_xlabel("time")
+    ax.set_ylabel("membrane potential V(t)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "output membrane potentials (triangles: spikes)")
+    return _save(fig, path)
+
+
+def training_curves(history: list, path, title: str = "") -> Path:
+    """Loss (left) and train/test accuracy (right) per epoch; ``history`` as written by the trainer."""
+    if not history:
+        raise ValueError("history: empty, nothing to plot")
+    epochs = [h["epoch"] for h in history]
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(epochs, [h["loss"] for h in history], label="train (mean over minibatches)")
+    if "test_loss" in history[0]:
+        ax_loss.plot(epochs, [h["test_loss"] for h in history], label="test")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_yscale("log")
+    ax_loss.legend(fontsize=8)
+    ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
+    if "test_accuracy" in history[0]:
+        ax_acc.plot(epochs, [100 * h["test_accuracy"] for h in history], label="test")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path:
+    """Spike times of the inputs and of every layer for one input ``x_one`` (1, n_in)."""
+    res = net.simulate(x_one)
+    layers = [("inputs", res.inputs[0])] + [
+        ("output" if l == net.n_layers - 1 else f"hidden {l + 1}", res.times[l][0]) for l in range(net.n_layers)]
+    heights = [max(2, t.shape[0]) for _, t in layers]
+    fig = Figure(figsize=(7, 1.5 + 0.02 * sum(heights) + 0.6 * len(layers)), layout="constrained")
+    axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": [np.sqrt(h) for h in heights]})[:, 0]
+    for ax, (name, t) in zip(axes, layers):
+        rows, cols = np.nonzero(np.isfinite(t))
+        ax.plot(t[rows, cols], rows, "|", ms=max(2, 200 / max(t.shape[0], 1) ** 0.8), color="k")
+        ax.set_ylim(-0.5, t.shape[0] - 0.5)
+        ax.set_ylabel(f"{name}\nneuron", fontsize=8)
+    axes[-1].set_xlim(0, net.t_max)
+    axes[-1].set_xlabel("time")
+    axes[0].set_title(title or "spike raster")
+    return _save(fig, path)
+
+
+def make_all(net: Network, inputs: np.ndarray, labels: np.ndarray, out_dir, history: list | None = None,
+             initial_weights: list | None = None, sample: int = 0, title: str = "") -> dict:
+    """Write every figure into ``out_dir``; returns ``{figure name: path}``.
+
+    ``inputs``: encoded input spike times (batch, n_in); ``initial_weights``: the untrained weights for
+    the "before" histograms (skipped when ``None``); ``history``: the training history (curves skipped
+    when ``None``); ``sample``: which input the traces and the raster show.
+    """
+    out_dir = Path(out_dir)
+    first_after = net.simulate(inputs).first_spikes()
+    first_before = None
+    if initial_weights is not None:
+        first_before = net.with_parameters(initial_weights, net.recurrent).simulate(inputs).first_spikes()
+    x_one = _one_input(inputs, sample)
+    paths = {
+        "first_spike_histograms": first_spike_histograms(first_after, labels, out_dir / "first_spikes.png",
+                                                         first_before, net.t_max, title),
+        "membrane_traces": membrane_traces(net, x_one, out_dir / "membrane.png",
+                                           title=f"{title}: output potentials, sample {sample} "
+                                                 f"(class {int(np.asarray(labels)[sample])})"),
+        "spike_raster": spike_raster(net, x_one, out_dir / "raster.png", title=f"{title}: sample {sample}"),
+    }
+    if history:
+        paths["training_curves"] = training_curves(history, out_dir / "training.png", title)
+    return paths
