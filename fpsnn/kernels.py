@@ -39,7 +39,7 @@ def sorted_events(times_s, t_limit):
             idx[count] = e
             count += 1
     idx = idx[:count]
-    order = np.argsort(flat[idx], kind="mergesort")
+    order = np.argsort(flat[idx])
     ev_t = np.empty(count)
     ev_src = np.empty(count, dtype=np.int64)
     ev_flat = np.empty(count, dtype=np.int64)
@@ -82,57 +82,111 @@ def psp_slope(tau, alpha, beta):
 
 
 @njit(cache=True, inline="always")
+def psp_both(tau, alpha, beta):
+    """(h(tau), h'(tau)) with three transcendental calls instead of five."""
+    ea = math.exp(-alpha * tau)
+    em = ea if alpha <= beta else math.exp(-beta * tau)
+    h = em * tau * expm1_ratio(abs(beta - alpha) * tau)
+    return h, ea - beta * h
+
+
+@njit(cache=True, inline="always")
 def potential(i0, v0, tau, alpha, beta):
     """V after tau with no event: V0 e^{-beta tau} + I0 h(tau)."""
     return v0 * math.exp(-beta * tau) + i0 * psp(tau, alpha, beta)
 
 
+@njit(cache=True, inline="always")
+def span_factors(span, alpha, beta):
+    """(e^{-alpha span}, e^{-beta span}, h(span)): all a neuron needs to jump over an event-free span.
+
+    Neurons of a layer usually share alpha and beta, so the event loops compute these once per
+    span and reuse them for every neuron.
+    """
+    ea = math.exp(-alpha * span)
+    eb = math.exp(-beta * span)
+    h = (ea if alpha <= beta else eb) * span * expm1_ratio(abs(beta - alpha) * span)
+    return ea, eb, h
+
+
 @njit(cache=True)
-def next_crossing(i0, v0, alpha, beta, theta, span):
+def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span):
     """First tau in [0, span] with V(tau) = theta reached from below, or +inf if there is none.
 
+    ``ea_span, eb_span, h_span`` are :func:`span_factors` of ``span`` (shared between neurons).
     V(tau) = a e^{-alpha tau} + b e^{-beta tau} has at most one extremum on tau >= 0 and tends to 0,
     so (theta > 0):
       * V'(0) = I0 - beta V0 <= 0: V falls, and after a possible minimum rises towards 0 < theta: no crossing;
-      * otherwise V rises to its maximum at tau* (closed form below) and falls after it: there is a
-        crossing iff V(min(tau*, span)) >= theta, and it is the unique root on [0, min(tau*, span)],
-        where V is increasing. The root is refined by Newton's method kept inside a shrinking bracket
-        (bisection when a Newton step leaves it) to the last bit.
+      * otherwise V rises to its maximum at tau* and falls after it. If V'(span) >= 0 the maximum is
+        past the span and V(span) decides; else tau* (closed form below) lies inside and V(tau*) decides.
+        The crossing is the unique root on [0, min(tau*, span)], where V is increasing; it is refined
+        by Halley's method kept inside a shrinking bracket (bisection when a step leaves it).
     tau* solves I(tau) = beta V(tau): e^{(beta-alpha) tau} = (beta/alpha)(1 - V0 (beta-alpha)/I0), i.e.
       tau* = log1p(d/alpha)/d + log1p(-V0 d/I0)/d,  d = beta - alpha,
     written with log1p(y)/y so that d -> 0 (alpha == beta: tau* = 1/alpha - V0/I0) is exact.
     """
-    slope0 = i0 - beta * v0
-    if slope0 <= 0.0 or i0 <= 0.0:
+    if i0 <= 0.0 or i0 - beta * v0 <= 0.0:
         return INF
     if v0 >= theta:
         # Only reachable through rounding at an interval boundary: the crossing is now.
         return 0.0
+    v_end = v0 * eb_span + i0 * h_span
+    rising_at_end = i0 * ea_span - beta * v_end >= 0.0
+    if v_end >= theta and rising_at_end:
+        hi = span
+        v_hi = v_end
+    elif rising_at_end:
+        return INF  # increasing over the whole span and still below theta at its end
+    else:
+        d = beta - alpha
+        y = -v0 * d / i0
+        if y <= -1.0:
+            return INF  # no maximum: V rises monotonically towards 0 from below
+        hi = log1p_ratio(d / alpha) / alpha - (v0 / i0) * log1p_ratio(y)
+        if hi <= 0.0:
+            return INF
+        hi = min(hi, span)
+        v_hi = potential(i0, v0, hi, alpha, beta)
+        if v_hi < theta:
+            return INF
+    return _refine_crossing(i0, v0, alpha, beta, theta, hi, v_hi)
+
+
+@njit(cache=True)
+def _refine_crossing(i0, v0, alpha, beta, theta, hi, v_hi):
+    """The root of V(tau) = theta on [0, hi], where V increases from V0 < theta to v_hi >= theta."""
     d = beta - alpha
-    y = -v0 * d / i0
-    if y <= -1.0:
-        return INF  # no maximum: V rises monotonically towards 0 from below, never reaching theta > 0
-    t_peak = log1p_ratio(d / alpha) / alpha - (v0 / i0) * log1p_ratio(y)
-    if t_peak <= 0.0:
-        return INF
-    hi = min(t_peak, span)
-    if potential(i0, v0, hi, alpha, beta) < theta:
-        return INF
     lo = 0.0
-    tau = 0.5 * hi
-    for _ in range(200):
-        f = potential(i0, v0, tau, alpha, beta) - theta
+    # start from the chord between (0, V0) and (hi, V(hi))
+    tau = hi * (theta - v0) / (v_hi - v0)
+    for _ in range(100):
+        ea = math.exp(-alpha * tau)
+        eb = math.exp(-beta * tau)
+        h = (ea if alpha <= beta else eb) * tau * expm1_ratio(abs(d) * tau)
+        v = v0 * eb + i0 * h
+        f = v - theta
         if f == 0.0:
             return tau
         if f < 0.0:
             lo = tau
         else:
             hi = tau
-        df = i0 * math.exp(-alpha * tau) - beta * (f + theta)
-        nxt = tau - f / df if df > 0.0 else -1.0
-        if not (lo < nxt < hi):
-            nxt = 0.5 * (lo + hi)
-        if nxt == tau or hi - lo <= 4.4e-16 * hi:
-            return hi if f < 0.0 else tau
-        tau = nxt
+        df = i0 * ea - beta * v                      # V'  = I - beta V
+        if df > 0.0:
+            d2f = -alpha * i0 * ea - beta * df           # V'' = -alpha I - beta V'
+            # Halley's step (cubic convergence): from the chord guess two steps usually suffice
+            step = f / df
+            denom = 1.0 - 0.5 * step * d2f / df
+            if denom > 0.5:
+                step = step / denom
+            nxt = tau - step
+            if lo < nxt < hi:
+                # once the step is below 1e-7 the next error is below 1e-18 (relative)
+                if abs(step) <= 1e-7 * (1.0 + tau):
+                    return nxt
+                tau = nxt
+                continue
+        if hi - lo <= 4.4e-16 * hi:
+            return hi
+        tau = 0.5 * (lo + hi)
     return tau

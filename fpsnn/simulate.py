@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import next_crossing, potential, psp, sorted_events
+from .kernels import next_crossing, psp, sorted_events, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "membrane_potential"]
@@ -101,12 +101,19 @@ def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, c
         t_next = ev_t[e] if e < n_ev else t_max
         if not has_rec:
             # neurons are independent: each one emits all its crossings in (t_now, t_next]
+            span = t_next - t_now
+            ca, cb = -1.0, -1.0  # (alpha, beta) of the cached span factors
             for i in range(n):
+                a, b = alpha[i], beta[i]
+                if a != ca or b != cb:
+                    ea, eb, hs = span_factors(span, a, b)
+                    ca, cb = a, b
                 t0 = t_now
                 i0 = cur[i]
                 v0 = pot[i]
+                fa, fb, fh = ea, eb, hs  # factors of the span left after this neuron's spikes
                 while True:
-                    tau = next_crossing(i0, v0, alpha[i], beta[i], theta[i], t_next - t0)
+                    tau = next_crossing(i0, v0, a, b, theta[i], t_next - t0, fa, fb, fh)
                     if tau == math.inf:
                         break
                     if cnt[i] == kmax:
@@ -115,30 +122,41 @@ def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, c
                     t0 = t0 + tau
                     out[i, cnt[i]] = t0
                     cnt[i] += 1
-                    i0 = i0 * math.exp(-alpha[i] * tau)
+                    i0 = i0 * math.exp(-a * tau)
                     v0 = 0.0  # V was exactly theta and drops by theta
-                span = t_next - t0
-                pot[i] = potential(i0, v0, span, alpha[i], beta[i])
-                cur[i] = i0 * math.exp(-alpha[i] * span)
+                    fa, fb, fh = span_factors(t_next - t0, a, b)
+                pot[i] = v0 * fb + i0 * fh
+                cur[i] = i0 * fa
         else:
             # a spike changes the other neurons' currents: take the layer's earliest crossing first
             while True:
+                span = t_next - t_now
                 best = math.inf
                 who = -1
+                ca, cb = -1.0, -1.0
                 for i in range(n):
                     if capped[i]:
                         continue
-                    tau = next_crossing(cur[i], pot[i], alpha[i], beta[i], theta[i], t_next - t_now)
+                    a, b = alpha[i], beta[i]
+                    if a != ca or b != cb:
+                        ea, eb, hs = span_factors(span, a, b)
+                        ca, cb = a, b
+                    tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs)
                     if tau < best:
                         best = tau
                         who = i
                 if who >= 0 and cnt[who] == kmax:
                     capped[who] = True  # silent from now on; look again without it
                     continue
-                step = best if who >= 0 else t_next - t_now
+                step = best if who >= 0 else span
+                ca, cb = -1.0, -1.0
                 for i in range(n):
-                    pot[i] = potential(cur[i], pot[i], step, alpha[i], beta[i])
-                    cur[i] = cur[i] * math.exp(-alpha[i] * step)
+                    a, b = alpha[i], beta[i]
+                    if a != ca or b != cb:
+                        ea, eb, hs = span_factors(step, a, b)
+                        ca, cb = a, b
+                    pot[i] = pot[i] * eb + cur[i] * hs
+                    cur[i] = cur[i] * ea
                 if who < 0:
                     break
                 t_now = t_now + step
