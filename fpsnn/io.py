@@ -7,12 +7,14 @@ Format (version 1): a zip archive (readable with ``zipfile``; arrays also with `
 * one ``<name>.npy`` member per array: the network under ``network/`` (``weights/<l>``,
   ``recurrent/<l>`` where present, and ``alpha/<l>``, ``beta/<l>``, ``theta/<l>``: one value per neuron),
   caller arrays (e.g. a checkpoint's optimizer moments) under ``extra/``;
-* ``fpsnn.sha256``: hex SHA-256 over every other member, in name order, as
-  ``name + b"\\0" + len(bytes) as 8 little-endian bytes + bytes``.
+* the zip archive comment (the last 64 bytes of the file): the hex SHA-256 of every byte before it, so
+  a change to any byte of the file (content, zip structure, or the digest itself) is detected.
 
-Reading checks, in order: zip signature (else "not an fpsnn file"), readable archive (else truncated or
-corrupt), presence of the header, format name, version, checksum, manifest vs members, and finally the
-network's own validation. Every failure is a ValueError that names the path and the problem; nothing is
+Reading checks, in order: zip signature and ``fpsnn.json`` as the first member (else "not an fpsnn
+file"), the whole-file checksum (else
+truncated or damaged; every version of the format keeps this trailing digest), readable archive,
+presence of the header, format name, version, manifest vs members, and finally the network's own
+validation. Every failure is a ValueError that names the path and the problem; nothing is
 returned unless all checks pass.
 
 Writing goes to a temporary file in the destination directory, is fsync'ed, then ``os.replace``'d over
@@ -42,7 +44,8 @@ FORMAT = "fpsnn"
 VERSION = 1
 KINDS = ("model", "checkpoint")
 _HEADER = "fpsnn.json"
-_DIGEST = "fpsnn.sha256"
+_DIGEST_LEN = 64  # hex SHA-256, stored as the zip comment at the very end of the file
+_FIRST_NAME_AT = 30  # offset of the first member's name in a zip file (after its 30-byte local header)
 _ZIP_MAGIC = b"PK\x03\x04"
 _NAME_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
@@ -125,13 +128,8 @@ def _npy_bytes(name: str, value) -> bytes:
     return buf.getvalue()
 
 
-def _digest(members: dict) -> str:
-    h = hashlib.sha256()
-    for name in sorted(members):
-        data = members[name]
-        h.update(name.encode("utf-8") + b"\0" + len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode("ascii")
 
 
 def _network_arrays(net: Network) -> tuple[dict, dict]:
@@ -166,13 +164,17 @@ def _encode(kind: str, net: Network, metadata: dict | None, arrays: dict | None)
         members[_HEADER] = json.dumps(header, default=_json_default, sort_keys=True, indent=1).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata: not JSON-serialisable ({exc})") from None
-    members[_DIGEST] = _digest(members).encode("ascii")
     buf = _bytes_io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         # The header first, so that `unzip -p model.fpsnn fpsnn.json` and humans find it at the top.
         for name in [_HEADER] + sorted(n for n in members if n != _HEADER):
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), members[name])
-    return buf.getvalue()
+        # Placeholder of the final length: the end record's comment-length field is then already right
+        # when the bytes before the comment are hashed.
+        zf.comment = b"0" * _DIGEST_LEN
+    raw = buf.getvalue()
+    body = raw[:-_DIGEST_LEN]
+    return body + _digest(body)
 
 
 def save_model(path, net: Network, metadata: dict | None = None, arrays: dict | None = None) -> Path:
@@ -205,19 +207,20 @@ def read_file(path) -> FpsnnFile:
         raise FileNotFoundError(f"{path}: no such model file") from None
     if not raw.startswith(_ZIP_MAGIC):
         raise bad("not an fpsnn model file (no zip signature at the start)")
+    if raw[_FIRST_NAME_AT:_FIRST_NAME_AT + len(_HEADER)] != _HEADER.encode():
+        raise bad(f"not an fpsnn model file (a zip archive whose first member is not {_HEADER})")
+    # The whole-file digest comes first: every later parser then only ever sees bytes fpsnn wrote.
+    if len(raw) <= _DIGEST_LEN or raw[-_DIGEST_LEN:] != _digest(raw[:-_DIGEST_LEN]):
+        raise bad("checksum mismatch: the file is truncated, or was modified or damaged after it was written "
+                  "(or it is a zip archive that fpsnn did not write)")
     try:
         with zipfile.ZipFile(_bytes_io.BytesIO(raw)) as zf:
             names = zf.namelist()
-            if _HEADER not in names or _DIGEST not in names:
-                raise bad(f"not an fpsnn model file (a zip archive without {_HEADER} / {_DIGEST})")
             members = {name: zf.read(name) for name in names}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        # A truncated file loses the zip central directory; a flipped byte fails the member CRC-32.
-        raise bad(f"truncated or corrupt archive ({exc})") from None
-    except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise bad(f"corrupt archive ({exc})") from None
+    except Exception as exc:  # zipfile raises many types on bad input; all mean "corrupt" here
+        raise bad(f"corrupt archive ({type(exc).__name__}: {exc})") from None
+    if _HEADER not in members:
+        raise bad(f"not an fpsnn model file (a zip archive without {_HEADER})")
     try:
         header = json.loads(members[_HEADER].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -227,9 +230,6 @@ def read_file(path) -> FpsnnFile:
     version = header.get("version")
     if version != VERSION:
         raise bad(f"unsupported format version {version!r}; this fpsnn reads version {VERSION}")
-    digest = members.pop(_DIGEST).decode("ascii", errors="replace").strip()
-    if digest != _digest(members):
-        raise bad("checksum mismatch: the file was modified or damaged after it was written")
     kind = header.get("kind")
     if kind not in KINDS:
         raise bad(f"unknown file kind {kind!r}; expected one of {KINDS}")
