@@ -120,3 +120,24 @@ def test_board_path_says_lava_loihi_is_missing():
     program = LoihiProgram(layers=[dict(weights=[[1]])])
     with pytest.raises(ImportError, match="lava-loihi"):
         sim.run_lava_board(program, np.zeros((1, 3, 1), np.int8))
+
+
+def test_import_after_the_start_method_was_fixed():
+    """numba's parallel loops fix the multiprocessing start method; Lava's import must survive it."""
+    _run("""
+        import multiprocessing
+        multiprocessing.set_start_method("fork")
+        original = multiprocessing.set_start_method
+        from fpsnn.backends.lava import compat
+        compat.import_lava()
+        assert multiprocessing.set_start_method == original
+        from lava.proc.lif.process import LIF   # pulls in the runtime
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import multiprocessing
+        multiprocessing.set_start_method("spawn")
+        from fpsnn.backends.lava import compat
+        compat.import_lava()
+    """)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "needs the 'fork' start method" in out.stderr

@@ -12,21 +12,31 @@ original decorator is put back right after. A hash on ``ByteEncoder`` is harmles
 never mutated after creation in Lava's code paths that fpsnn uses, and nothing relies on it being
 unhashable.
 
+A second, independent obstacle: ``lava/magma/runtime/message_infrastructure/multiprocessing.py``
+calls ``multiprocessing.set_start_method('fork')`` at import, which raises "context has already
+been set" once anything in the process has fixed the start method -- numba does so the first time
+a ``parallel=True`` function runs (fpsnn's simulator), so a Lava run after a simulation failed.
+When the method already is ``'fork'`` that call would change nothing, so it is skipped (again only
+during that one import); any other method is reported as an error, since Lava's runtime needs fork.
+
 Every fpsnn module that needs Lava calls :func:`import_lava` (or :func:`require_lava`) before its
 first ``import lava...``; it is a no-op on Python 3.10 (Lava's supported version), when the module
 is already imported, and when a future Lava no longer needs it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
+import multiprocessing
 import sys
 import threading
 
 __all__ = ["import_lava", "lava_available", "LAVA_INSTALL_HINT"]
 
 _VAR_MODEL = "lava.magma.compiler.var_model"
+_MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 _PATCHED_CLASS = "ByteEncoder"
 
 LAVA_INSTALL_HINT = (
@@ -48,9 +58,19 @@ def lava_available() -> bool:
     return importlib.util.find_spec("lava") is not None
 
 
-def _needs_patch() -> bool:
+@contextlib.contextmanager
+def _hashable_byte_encoder():
+    """While active, ``dataclasses.dataclass`` hashes Lava's ``ByteEncoder`` and nothing else."""
     # Python < 3.11 accepts unhashable dataclass defaults (it only rejects list/dict/set).
-    return sys.version_info >= (3, 11) and _VAR_MODEL not in sys.modules
+    if sys.version_info < (3, 11) or _VAR_MODEL in sys.modules:
+        yield
+        return
+    original = dataclasses.dataclass
+    dataclasses.dataclass = _hashing_dataclass(original)
+    try:
+        yield
+    finally:
+        dataclasses.dataclass = original
 
 
 def _hashing_dataclass(original):
@@ -68,6 +88,30 @@ def _hashing_dataclass(original):
     return wrapper
 
 
+@contextlib.contextmanager
+def _fork_already_set_is_fine():
+    """While active, Lava's ``set_start_method('fork')`` is a no-op when fork is already the method."""
+    current = multiprocessing.get_start_method(allow_none=True)
+    if _MP_MODULE in sys.modules or current is None or sys.platform == "win32":
+        yield
+        return
+    if current != "fork":
+        raise RuntimeError(f"Lava's runtime needs the 'fork' start method, but this process already uses "
+                           f"{current!r} (multiprocessing.set_start_method was called before Lava was imported)")
+    original = multiprocessing.set_start_method
+
+    def keep_fork(method, force=False):
+        # Lava asks for what is already set: nothing to do. Anything else goes to the real call.
+        if method != "fork" or force:
+            original(method, force=force)
+
+    multiprocessing.set_start_method = keep_fork
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method = original
+
+
 def import_lava():
     """Import Lava's core so that every later ``import lava...`` works on this interpreter.
 
@@ -76,17 +120,11 @@ def import_lava():
 
     Raises:
         ImportError: when lava-nc is not installed (the message says how to install it on 3.11).
+        RuntimeError: when the process already uses a multiprocessing start method other than fork.
     """
     if not lava_available():
         raise ImportError(LAVA_INSTALL_HINT)
-    with _lock:
-        if not _needs_patch():
-            return importlib.import_module(_VAR_MODEL)
-        original = dataclasses.dataclass
-        dataclasses.dataclass = _hashing_dataclass(original)
-        try:
-            # var_model does `from dataclasses import dataclass` at its top, so it binds the wrapper;
-            # modules it imports on the way bind it too, which is harmless (transparent for them).
-            return importlib.import_module(_VAR_MODEL)
-        finally:
-            dataclasses.dataclass = original
+    with _lock, _hashable_byte_encoder(), _fork_already_set_is_fine():
+        # Both modules are imported under both patches: each one's import chain may pull in the other.
+        importlib.import_module(_MP_MODULE)
+        return importlib.import_module(_VAR_MODEL)
