@@ -161,7 +161,7 @@ def check_theorem4(net: Network, inputs, times, rtol: float = 1e-9):
 
 
 @njit(cache=True)
-def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre):
+def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, fac):
     """Adjoint of one neuron of a non-recurrent layer, by two sweeps over its events.
 
     A spike's equation only involves the neuron's inputs and its own earlier spikes, so every sum
@@ -171,7 +171,9 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre):
       backward: P_a = sum_{f>t} lam_f e^{-a(t_f-t)},  P_b (same with b),  S = sum_{f>t} lam_f h(t_f-t),
                 using h(tau + d) = e^{-b d} h(tau) + e^{-a tau} h(d), so
                 lam_f = (dL/dF_f + th b P_b) / M_ff,  dL/dW_j -= S(g),  dL/dg += w_j (P_a - b S)(g).
-    Cost O(#inputs + #own spikes) instead of O(#inputs x #own spikes). Returns #spikes with M_ff <= 0.
+    Cost O(#inputs + #own spikes) instead of O(#inputs x #own spikes); the backward sweep crosses the
+    same gaps as the forward one in reverse, so it reuses their decay factors (``fac``: scratch
+    ``(>= #events, 3)``). Returns #spikes with M_ff <= 0.
     """
     n_own = 0
     while n_own < own.size and own[n_own] < math.inf:
@@ -192,11 +194,16 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre):
     t = 0.0
     e = 0
     m = 0
+    n_gap = 0  # fac[g] = factors of the g-th gap between distinct event times
     while m < n_own:
         is_pre = e < n_pre and pt[e] < own[m]   # strictly earlier inputs are causes
         te = pt[e] if is_pre else own[m]
         if te > t:
             ea, eb, hd = span_factors(te - t, a, b)
+            fac[n_gap, 0] = ea
+            fac[n_gap, 1] = eb
+            fac[n_gap, 2] = hd
+            n_gap += 1
             upot = upot * eb + cur * hd
             cur = cur * ea
             resets = resets * eb
@@ -220,7 +227,8 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre):
         is_pre = e >= 0 and (m < 0 or pt[e] >= own[m])   # at a tie the input goes first: not a cause
         te = pt[e] if is_pre else own[m]
         if te < t:
-            ea, eb, hd = span_factors(t - te, a, b)
+            n_gap -= 1
+            ea, eb, hd = fac[n_gap, 0], fac[n_gap, 1], fac[n_gap, 2]
             s_h = s_h * eb + hd * p_a
             p_a = p_a * ea
             p_b = p_b * eb
@@ -248,9 +256,10 @@ def _adjoint_sample(pre_s, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw
     src_pre = src_pre_s.ravel()
     if not has_rec:
         n_bad = 0
+        fac = np.empty((pt.size + out_s.shape[1] + 1, 3))
         for i in range(out_s.shape[0]):
             n_bad += _adjoint_neuron(pt, pj, pf, out_s[i], w[:, i], alpha[i], beta[i], theta[i],
-                                     src_s[i], gw[:, i], src_pre)
+                                     src_s[i], gw[:, i], src_pre, fac)
         return n_bad
     # recurrent layer: spikes of different neurons couple, solve over all (spike, cause) pairs
     st, si, sf = sorted_events(out_s, math.inf)
