@@ -440,13 +440,13 @@ class _Progress:
 # --------------------------------------------------------------------------------------------- glue
 def fit_dataset(name: str, hyper: Hyperparameters | None = None, seed: int = 0, out_dir=None,
                 progress: bool = False, resume: bool = False, train_subset: int | None = None,
-                test_split: str = "test", until_accuracy: float | None = None,
+                test_subset: int | None = None, test_split: str = "test", until_accuracy: float | None = None,
                 stop_after: int | None = None) -> TrainResult:
     """Load, encode and train one of the paper's data sets (``fpsnn.datasets.NAMES``).
 
     Args:
         name: data set name; hyper: overrides the data set's defaults (``None`` = the paper's).
-        train_subset: use only the first ``train_subset`` training samples (quick runs and tests).
+        train_subset, test_subset: use only the first so many training / test samples (quick runs, tests).
         test_split: the split evaluated after every epoch.
         Others as in :class:`Trainer` / :meth:`Trainer.fit`.
     """
@@ -456,13 +456,14 @@ def fit_dataset(name: str, hyper: Hyperparameters | None = None, seed: int = 0, 
     hyper = spec.hyper if hyper is None else hyper
     enc = spec.encoder(hyper)
     x, y = datasets.load(name, "train")
-    if train_subset is not None:
-        if int(train_subset) < 1:
-            raise ValueError(f"train_subset = {train_subset}: must be >= 1")
-        x, y = x[:train_subset], y[:train_subset]
     xt, yt = datasets.load(name, test_split)
+    for arg, value in (("train_subset", train_subset), ("test_subset", test_subset)):
+        if value is not None and int(value) < 1:
+            raise ValueError(f"{arg} = {value}: must be >= 1")
+    x, y = x[:train_subset], y[:train_subset]  # a None bound keeps everything
+    xt, yt = xt[:test_subset], yt[:test_subset]
     metadata = {"dataset": name, "test_split": test_split, "encoder": enc.to_dict(),
-                "train_subset": train_subset}
+                "train_subset": train_subset, "test_subset": test_subset}
     trainer = Trainer(hyper, (enc(x), y), (enc(xt), yt), n_classes=spec.n_classes, seed=seed, out_dir=out_dir,
                       progress=progress, metadata=metadata, until_accuracy=until_accuracy)
     return trainer.fit(resume=resume, stop_after=stop_after)

@@ -1,0 +1,163 @@
+"""Trainer: optimizers, schedules, metrics, reproducibility, exact resumption, and real training runs."""
+import numpy as np
+import pytest
+
+from fpsnn import Network, datasets, io, train
+
+
+# ------------------------------------------------------------------------------------ optimizers
+def test_adam_first_step_moves_each_weight_by_lr_against_the_gradient_sign():
+    opt = train.Adam([(2, 2)])
+    p = [np.zeros((2, 2))]
+    g = [np.array([[3.0, -0.5], [1e-3, -20.0]])]
+    new = opt.step(p, g, lr=0.1)[0]
+    np.testing.assert_allclose(new, -0.1 * np.sign(g[0]), rtol=1e-5)
+    assert opt.t == 1 and np.all(p[0] == 0)  # inputs untouched
+
+
+def test_adam_state_round_trip_continues_identically():
+    rng = np.random.default_rng(0)
+    grads = [[rng.normal(size=(3,))] for _ in range(6)]
+    a = train.Adam([(3,)])
+    pa = [np.zeros(3)]
+    for g in grads[:3]:
+        pa = a.step(pa, g, 0.01)
+    arrays, scalars = a.state()
+    b = train.Adam([(3,)])
+    b.load_state(arrays, scalars)
+    pb = [p.copy() for p in pa]
+    for g in grads[3:]:
+        pa = a.step(pa, g, 0.01)
+        pb = b.step(pb, g, 0.01)
+    np.testing.assert_array_equal(pa[0], pb[0])
+
+
+def test_sgd_with_momentum():
+    opt = train.SGD([(1,)], momentum=0.5)
+    p = opt.step([np.array([1.0])], [np.array([2.0])], lr=0.1)
+    p = opt.step(p, [np.array([2.0])], lr=0.1)
+    np.testing.assert_allclose(p[0], [1.0 - 0.2 - 0.1 * (0.5 * 2 + 2)])
+
+
+def test_learning_rate_schedules():
+    h = datasets.spec("xor").hyper
+    assert train.learning_rate(h, 57) == h.lr  # the paper: constant
+    step = h.replace(schedule="step", lr_step=10, lr_decay=0.5)
+    assert [train.learning_rate(step, e) for e in (0, 9, 10, 25)] == [0.1, 0.1, 0.05, 0.025]
+    cos = h.replace(schedule="cosine", lr_decay=0.01, epochs=100)
+    assert train.learning_rate(cos, 0) == pytest.approx(0.1)
+    assert train.learning_rate(cos, 50) == pytest.approx(0.1 * (0.01 + 0.99 * 0.5))
+    assert train.learning_rate(cos, 100) == pytest.approx(0.001)
+
+
+# ------------------------------------------------------------------------------------ init, metrics
+def test_init_network_uses_the_spec_distribution():
+    h = datasets.spec("yinyang").hyper.replace(hidden=(400,))
+    net = train.init_network(h, 5, 3, np.random.default_rng(0))
+    assert net.sizes == (400, 3) and net.t_max == h.t_max
+    assert abs(net.weights[0].mean() - 1.5) < 0.05 and abs(net.weights[0].std() - 0.8) < 0.05
+    assert abs(net.weights[1].mean() - 2.0) < 0.02 and abs(net.weights[1].std() - 0.1) < 0.02
+    assert float(net.alpha[0][0]) == 0.999 and float(net.beta[1][0]) == 1.0
+
+
+def test_evaluate_counts_dead_hidden_neurons_and_silent_outputs():
+    w1 = np.array([[5.0, -5.0, 5.0]])  # hidden neuron 1 only ever receives inhibition: dead
+    w2 = np.array([[5.0, 0.0], [5.0, 0.0], [5.0, 0.0]])  # output 1 gets nothing: always silent
+    net = Network(weights=[w1, w2], alpha=1.0, beta=0.9, t_max=8.0)
+    x = np.array([[0.0], [1.0], [np.inf]])  # the last sample has no input spike at all
+    m = train.evaluate(net, x, np.array([0, 1, 0]), datasets.spec("iris").hyper)
+    assert m["dead_hidden"] == [1]
+    assert m["silent_outputs"] == pytest.approx(1 / 3)
+    assert m["silent_label"] == pytest.approx(2 / 3)  # sample 1 (label 1) and sample 2 (all silent)
+    assert m["accuracy"] == pytest.approx(1 / 3)  # sample 0 right, 1 wrong, 2 silent (-1)
+    assert m["mean_spikes"] > 0 and np.isfinite(m["loss"])
+
+
+# ------------------------------------------------------------------------------------ training runs
+def test_xor_reaches_full_training_accuracy():
+    r = train.fit_dataset("xor", seed=0, until_accuracy=1.0)
+    assert r.stopped_early and r.final["train_accuracy"] == 1.0
+    assert r.history[0]["train_accuracy"] < 1.0 and r.epochs <= 100
+
+
+def test_iris_reaches_full_test_accuracy():
+    r = train.fit_dataset("iris", seed=0)
+    assert r.final["test_accuracy"] == 1.0, [h["test_accuracy"] for h in r.history[::10]]
+
+
+def test_yinyang_short_run_on_a_subset_improves_accuracy():
+    h = datasets.spec("yinyang").hyper.replace(epochs=3, batch_size=50, lr=0.01)
+    r = train.fit_dataset("yinyang", h, seed=1, train_subset=500, test_subset=300)
+    before, after = r.history[0], r.history[-1]
+    assert after["train_accuracy"] > before["train_accuracy"] + 0.1
+    assert after["test_accuracy"] > before["test_accuracy"] + 0.1
+    assert after["loss"] < r.history[1]["loss"]
+
+
+def _short_yinyang(**changes):
+    settings = dict(epochs=4, batch_size=40, lr=0.01, hidden=(20,))
+    settings.update(changes)
+    return datasets.spec("yinyang").hyper.replace(**settings)
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    h = _short_yinyang(epochs=1)
+    a = train.fit_dataset("yinyang", h, seed=5, train_subset=120, test_subset=50)
+    b = train.fit_dataset("yinyang", h, seed=5, train_subset=120, test_subset=50)
+    c = train.fit_dataset("yinyang", h, seed=6, train_subset=120, test_subset=50)
+    for wa, wb in zip(a.net.weights, b.net.weights):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.initial_weights[0], c.initial_weights[0])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_resume_after_a_kill_gives_bit_identical_weights(tmp_path, optimizer):
+    h = _short_yinyang(optimizer=optimizer, momentum=0.9, schedule="step", lr_step=2, lr_decay=0.5)
+    full = train.fit_dataset("yinyang", h, seed=3, train_subset=160, test_subset=100, out_dir=tmp_path / "full")
+    killed = train.fit_dataset("yinyang", h, seed=3, train_subset=160, test_subset=100, out_dir=tmp_path / "cut", stop_after=2)
+    assert killed.epochs == 2 and killed.model_path is None
+    assert not (tmp_path / "cut" / train.MODEL_NAME).exists()
+    resumed = train.fit_dataset("yinyang", h, seed=3, train_subset=160, test_subset=100, out_dir=tmp_path / "cut", resume=True)
+    assert resumed.epochs == 4
+    for wa, wb in zip(full.net.weights, resumed.net.weights):
+        np.testing.assert_array_equal(wa, wb)
+    strip = lambda hist: [{k: v for k, v in row.items() if k != "wall_s"} for row in hist]  # noqa: E731
+    assert strip(full.history) == strip(resumed.history)
+    # And the weights actually moved during the resumed part (the test can fail).
+    assert not np.array_equal(killed.net.weights[0], resumed.net.weights[0])
+
+
+def test_resume_refuses_other_hyperparameters_or_seed(tmp_path):
+    h = _short_yinyang(epochs=2)
+    train.fit_dataset("yinyang", h, seed=3, train_subset=80, test_subset=50, out_dir=tmp_path, stop_after=1)
+    with pytest.raises(ValueError, match="cannot resume.*lr"):
+        train.fit_dataset("yinyang", h.replace(lr=0.02), seed=3, train_subset=80, test_subset=50, out_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="cannot resume.*seed"):
+        train.fit_dataset("yinyang", h, seed=4, train_subset=80, test_subset=50, out_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="cannot resume.*data"):
+        train.fit_dataset("yinyang", h, seed=3, train_subset=81, test_subset=50, out_dir=tmp_path, resume=True)
+
+
+def test_model_file_holds_everything_to_evaluate_again(tmp_path):
+    r = train.fit_dataset("xor", seed=0, out_dir=tmp_path, until_accuracy=1.0)
+    f = io.read_file(r.model_path)
+    md = f.metadata
+    assert md["dataset"] == "xor" and md["hyper"]["lr"] == 0.1 and md["metrics"]["train_accuracy"] == 1.0
+    assert len(md["history"]) == r.epochs + 1 and md["encoder"]["t_max"] == 2.0
+    np.testing.assert_array_equal(f.arrays["initial/weights/0"], r.initial_weights[0])
+    from fpsnn.encoding import LatencyEncoder
+
+    x, y = datasets.load("xor", "test")
+    m = train.evaluate(f.net, LatencyEncoder.from_dict(md["encoder"])(x), y)
+    assert m["accuracy"] == 1.0
+    assert (tmp_path / train.CHECKPOINT_NAME).exists()
+
+
+def test_trainer_input_validation():
+    h = datasets.spec("xor").hyper
+    with pytest.raises(ValueError, match="train"):
+        train.Trainer(h, (np.zeros((3, 2)), np.zeros(4, dtype=int)))
+    with pytest.raises(ValueError, match="until_accuracy"):
+        train.Trainer(h, (np.zeros((4, 2)), np.zeros(4, dtype=int)), until_accuracy=1.5)
+    with pytest.raises(ValueError, match="resume"):
+        train.Trainer(h, (np.zeros((4, 2)), np.zeros(4, dtype=int)), progress=False).fit(resume=True)
