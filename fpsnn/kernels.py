@@ -113,10 +113,21 @@ def span_factors(span, alpha, beta):
 
 
 @njit(cache=True)
-def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span):
+def kernel_peak(alpha, beta):
+    """(tau_h, h(tau_h)): time and height of the kernel's maximum, tau_h = log(beta/alpha)/(beta-alpha)."""
+    d = beta - alpha
+    tau_h = log1p_ratio(d / alpha) / alpha
+    return tau_h, psp(tau_h, alpha, beta)
+
+
+@njit(cache=True)
+def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, h_peak, tau_h):
     """First tau in [0, span] with V(tau) = theta reached from below, or +inf if there is none.
 
-    ``ea_span, eb_span, h_span`` are :func:`span_factors` of ``span`` (shared between neurons).
+    ``ea_span, eb_span, h_span`` are :func:`span_factors` of ``span`` (shared between neurons) and
+    ``tau_h, h_peak`` the neuron's :func:`kernel_peak`: V(tau) <= max(V0, 0) + I0 h_peak, which
+    rejects most intervals without a transcendental call, and for V0 = 0 (right after a spike) the
+    maximum is exactly I0 h_peak at tau_h.
     V(tau) = a e^{-alpha tau} + b e^{-beta tau} has at most one extremum on tau >= 0 and tends to 0,
     so (theta > 0):
       * V'(0) = I0 - beta V0 <= 0: V falls, and after a possible minimum rises towards 0 < theta: no crossing;
@@ -133,6 +144,8 @@ def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span):
     if v0 >= theta:
         # Only reachable through rounding at an interval boundary: the crossing is now.
         return 0.0
+    if max(v0, 0.0) + i0 * h_peak < theta:
+        return INF
     v_end = v0 * eb_span + i0 * h_span
     rising_at_end = i0 * ea_span - beta * v_end >= 0.0
     if v_end >= theta and rising_at_end:
@@ -140,6 +153,9 @@ def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span):
         v_hi = v_end
     elif rising_at_end:
         return INF  # increasing over the whole span and still below theta at its end
+    elif v0 == 0.0:
+        hi = min(tau_h, span)   # V = I0 h: the kernel's own maximum
+        v_hi = i0 * h_peak if hi == tau_h else v_end
     else:
         d = beta - alpha
         y = -v0 * d / i0

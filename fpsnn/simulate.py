@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import next_crossing, psp, sorted_events, span_factors
+from .kernels import kernel_peak, next_crossing, psp, sorted_events, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "membrane_potential"]
@@ -88,7 +88,7 @@ def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
 
 
 @njit(cache=True)
-def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, cnt):
+def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, h_peak, tau_h, t_max, out, cnt):
     """Simulate one sample of one layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons."""
     n = w.shape[1]
     kmax = out.shape[1]
@@ -113,7 +113,7 @@ def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, c
                 v0 = pot[i]
                 fa, fb, fh = ea, eb, hs  # factors of the span left after this neuron's spikes
                 while True:
-                    tau = next_crossing(i0, v0, a, b, theta[i], t_next - t0, fa, fb, fh)
+                    tau = next_crossing(i0, v0, a, b, theta[i], t_next - t0, fa, fb, fh, h_peak[i], tau_h[i])
                     if tau == math.inf:
                         break
                     if cnt[i] == kmax:
@@ -141,7 +141,7 @@ def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out, c
                     if a != ca or b != cb:
                         ea, eb, hs = span_factors(span, a, b)
                         ca, cb = a, b
-                    tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs)
+                    tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs, h_peak[i], tau_h[i])
                     if tau < best:
                         best = tau
                         who = i
@@ -180,9 +180,14 @@ def _simulate_layer(in_times, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
     out = np.full((batch, n, kmax), np.inf)
     cnt = np.zeros((batch, n), dtype=np.int64)
     n_capped = np.zeros(batch, dtype=np.int64)
+    tau_h = np.empty(n)
+    h_peak = np.empty(n)
+    for i in range(n):
+        tau_h[i], h_peak[i] = kernel_peak(alpha[i], beta[i])
     for s in prange(batch):
         ev_t, ev_src, _ = sorted_events(in_times[s], t_max)
-        n_capped[s] = _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, out[s], cnt[s])
+        n_capped[s] = _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, h_peak, tau_h, t_max,
+                                  out[s], cnt[s])
     return out, cnt, n_capped
 
 
