@@ -1,0 +1,62 @@
+"""Intel Loihi 2 through Lava behind the fpsnn backend interface.
+
+Engines: ``"emulator"`` fpsnn's bit-accurate numpy model of Lava's fixed-point LIF + Dense
+(:class:`~fpsnn.backends.emulator.LoihiProgram`); ``"vendor"`` Lava itself on the CPU,
+``Loihi2SimCfg(select_tag="fixed_pt")`` (:func:`.sim.run_lava_fixed_pt`: input RingBuffer -> Dense
+-> LIF per layer, recurrent Dense where present, a Monitor on every layer); ``"board"`` the same
+graph on a Loihi 2 system with ``Loihi2HwCfg`` (:func:`.sim.run_lava_board`, needs Intel's
+lava-loihi). Time: a program step is ``program.dt`` network time units; every Dense stage delays by
+one step, so an input reaches the last of ``L`` layers ``L`` steps later.
+"""
+from __future__ import annotations
+
+from ..base import Backend
+from ..stepped import default_dt, input_raster, to_result
+from .compat import LAVA_INSTALL_HINT, lava_available
+from .mapping import check_fits, quantize_loihi
+
+__all__ = ["LoihiBackend"]
+
+
+class LoihiBackend(Backend):
+    """Loihi 2: quantize with :func:`~.mapping.quantize_loihi`, run on emulator / Lava fixed_pt / chip."""
+
+    family = "loihi"
+
+    def compile(self, net, dt: float | None = None, per_channel: bool = True):
+        """``(LoihiProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
+        ``net.t_max / 128``. ValueError naming the chip limit when ``net`` does not fit."""
+        return quantize_loihi(net, self.chip, dt=default_dt(net) if dt is None else dt, per_channel=per_channel)
+
+    def available(self, engine: str) -> tuple[bool, str]:
+        if engine == "emulator":
+            return True, ""
+        if engine == "vendor":
+            return (True, "") if lava_available() else (False, LAVA_INSTALL_HINT.splitlines()[0])
+        if engine == "board":
+            if not lava_available():
+                return False, LAVA_INSTALL_HINT.splitlines()[0]
+            from .sim import LAVA_LOIHI_HINT, lava_loihi_available
+
+            return (True, "") if lava_loihi_available() else (False, LAVA_LOIHI_HINT)
+        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+
+    def _run_engine(self, engine: str, program, x, t_max):
+        check_fits(program, self.chip)
+        raster = input_raster(x, program.n_inputs, program.dt, t_max, latency=len(program.layers))
+        # Loihi input spikes are binary: two spikes of one channel in one step cannot be sent
+        raster = program.check_raster(raster)
+        if engine == "emulator":
+            res, name = program.run(raster), "fpsnn Loihi emulator (Lava fixed_pt arithmetic)"
+        elif engine == "vendor":
+            from importlib.metadata import version
+
+            from .sim import run_lava_fixed_pt
+
+            res = run_lava_fixed_pt(program, raster, record=False)
+            name = f"lava-nc {version('lava-nc')} Loihi2SimCfg(select_tag='fixed_pt')"
+        else:
+            from .sim import run_lava_board
+
+            res, name = run_lava_board(program, raster), "Loihi 2 (lava-loihi, Loihi2HwCfg)"
+        return to_result(res.spikes, program.dt, engine, name)

@@ -1,0 +1,53 @@
+"""SynSense Xylo (XyloAudio 2, Xylo IMU, XyloAudio 3) behind the fpsnn backend interface.
+
+Engines: ``"emulator"`` fpsnn's bit-accurate numba emulator (always there); ``"vendor"`` SynSense's
+xylosim (``pip install xylosim==0.1.3``), the C++ model Rockpool's ``XyloSim`` wraps (see
+:mod:`.rockpool_spec` for why Rockpool's wrapper is not used); ``"board"`` a Xylo HDK through samna
+and Rockpool (:mod:`.board`). All three read the same :class:`~fpsnn.backends.emulator.XyloProgram`.
+Time: a program step is ``program.dt`` network time units; the hidden -> output hop costs one step.
+"""
+from __future__ import annotations
+
+from ..base import Backend
+from ..stepped import default_dt, input_raster, to_result
+from . import board
+from .mapping import check_fits, quantize_xylo
+from .xylosim_ref import run_xylosim, xylosim_available
+
+__all__ = ["XyloBackend", "LATENCY_STEPS"]
+
+#: Steps between an input event and its earliest effect on an output neuron (hidden -> output delay).
+LATENCY_STEPS = 1
+
+
+class XyloBackend(Backend):
+    """A Xylo chip: quantize with :func:`~.mapping.quantize_xylo`, run on emulator / xylosim / HDK."""
+
+    family = "xylo"
+
+    def compile(self, net, dt: float | None = None, per_channel: bool = True):
+        """``(XyloProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
+        ``net.t_max / 128``. ValueError naming the chip limit when ``net`` does not fit."""
+        return quantize_xylo(net, self.chip, dt=default_dt(net) if dt is None else dt, per_channel=per_channel)
+
+    def available(self, engine: str) -> tuple[bool, str]:
+        if engine == "emulator":
+            return True, ""
+        if engine == "vendor":
+            return xylosim_available()
+        if engine == "board":
+            return board.available(self.chip)
+        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+
+    def _run_engine(self, engine: str, program, x, t_max):
+        check_fits(program, self.chip)
+        raster = input_raster(x, program.n_in, program.dt, t_max, LATENCY_STEPS)
+        if engine == "emulator":
+            res, name = program.run(raster), f"fpsnn Xylo emulator (xylosim v{program.version} arithmetic)"
+        elif engine == "vendor":
+            from importlib.metadata import version
+
+            res, name = run_xylosim(program, raster), f"xylosim {version('xylosim')} (v{program.version})"
+        else:
+            res, name = board.run_board(program, raster, self.chip), f"{self.chip.part} HDK (samna)"
+        return to_result(res.spikes, program.dt, engine, name)
