@@ -1,8 +1,13 @@
-"""fpsnn: exact-gradient (Forward Propagation) training of spiking networks, deployed to chips."""
+"""fpsnn: exact-gradient (Forward Propagation) training of spiking networks, deployed to chips.
+
+The maths lives in modules of its own (``fpsnn.simulate``, ``fpsnn.gradients``, ``fpsnn.losses``);
+:class:`Network` is the convenience over them (``net.simulate``, ``net.value_and_grad``,
+``net.jacobian``).
+"""
+from . import gradients, losses, simulate
+from .gradients import Jacobian
 from .network import Network
-from . import losses
-from .simulate import SimulationResult, simulate
-from .gradients import jacobian, value_and_grad
+from .simulate import SimulationResult
 
 __version__ = "0.1.0"
-__all__ = ["Network", "losses", "simulate", "SimulationResult", "value_and_grad", "jacobian"]
+__all__ = ["Network", "SimulationResult", "Jacobian", "losses", "simulate", "gradients"]
