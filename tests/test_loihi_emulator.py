@@ -2,7 +2,7 @@
 
 Every randomized program is built once as a Lava process graph and runs all its samples there; the
 emulator must give identical spike rasters and identical ``u``, ``v`` traces. ``FPSNN_LAVA_PROGRAMS``
-sets how many random programs run (default 50, about a minute on 2 cores; the full check uses
+sets how many random programs run (default 40, about a minute on 2 cores; the full check uses
 ``FPSNN_LAVA_PROGRAMS=120``).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from fpsnn.backends.emulator.loihi import LIMITS, LoihiProgram, effective_weights
 
-N_PROGRAMS = int(os.environ.get("FPSNN_LAVA_PROGRAMS", "50"))
+N_PROGRAMS = int(os.environ.get("FPSNN_LAVA_PROGRAMS", "40"))
 SEED = 20261126
 
 
@@ -46,6 +46,8 @@ def _random_layer(rng, n_pre, n, case):
         w = np.abs(w)
     if rng.random() < 0.3:                            # full-scale weights: both ends of the range
         w = np.where(rng.random(w.shape) < 0.5, lo, hi)
+        # all -256 would make Lava pick INHIBITORY and clip to -255 (the program rejects that)
+        mode = "mixed" if mode is None else mode
     exp = int(rng.integers(LIMITS["weight_exp"][0], LIMITS["weight_exp"][1] + 1))
     nwb = int(rng.integers(1, 9))
     # A threshold near the typical per-step input keeps the neurons active, so spikes, resets and
@@ -128,6 +130,7 @@ def test_random_programs_covered_the_interesting_cases():
     must really have spiked, used recurrence, wrapped u and clipped v, else the identity is hollow."""
     if _coverage["programs"] < N_PROGRAMS:
         pytest.skip("the comparison did not run in full in this session")
+    print(f"\nLoihi emulator == Lava fixed_pt on {_coverage['programs']} programs: {_coverage}")
     assert _coverage["spikes"] > 50 * N_PROGRAMS
     assert _coverage["recurrent"] >= N_PROGRAMS // 5
     assert _coverage["layers"] == {1, 2, 3}
