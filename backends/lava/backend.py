@@ -41,6 +41,22 @@ class LoihiBackend(Backend):
             return (True, "") if lava_loihi_available() else (False, LAVA_LOIHI_HINT)
         raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
 
+    def write_artifacts(self, program, out_dir) -> list:
+        """Write ``loihi_program.json``: per layer the Lava ``Dense`` parameters (``weights`` as
+        ``(n_pre, n_post)``: Lava's Dense wants the transpose) and ``LIF`` parameters under Lava's names;
+        ``LoihiProgram(**json.load(f))`` rebuilds the program."""
+        import json
+        from pathlib import Path
+
+        from ...io import write_atomic
+
+        def plain(d):
+            return None if d is None else {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in d.items()}
+
+        doc = {"layers": [plain(layer) for layer in program.layers],
+               "recurrent": [plain(r) for r in program.recurrent], "dt": program.dt}
+        return [write_atomic(Path(out_dir) / "loihi_program.json", json.dumps(doc, indent=1).encode())]
+
     def _run_engine(self, engine: str, program, x, t_max):
         check_fits(program, self.chip)
         raster = input_raster(x, program.n_inputs, program.dt, t_max, latency=len(program.layers))

@@ -39,6 +39,14 @@ class XyloBackend(Backend):
             return board.available(self.chip)
         raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
 
+    def write_artifacts(self, program, out_dir) -> list:
+        """Write the Rockpool hand-off file ``xylo_spec.json`` (see :mod:`.rockpool_spec`) into ``out_dir``."""
+        from pathlib import Path
+
+        from .rockpool_spec import save_spec
+
+        return [save_spec(program, self.chip, Path(out_dir) / "xylo_spec.json")]
+
     def _run_engine(self, engine: str, program, x, t_max):
         check_fits(program, self.chip)
         raster = input_raster(x, program.n_in, program.dt, t_max, LATENCY_STEPS)
