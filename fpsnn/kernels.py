@@ -24,33 +24,70 @@ INF = math.inf
 
 @njit(cache=True)
 def sorted_events(times_s, t_limit):
-    """One sample's finite spikes <= t_limit in time order (ties keep channel order).
+    """One sample's finite spikes <= t_limit in time order (ties in channel order).
 
     ``times_s`` is ``(n, k)``: per channel sorted times, +inf padded. Returns ``(t, channel, flat)``
     where ``flat`` is the index into ``times_s.ravel()`` (to scatter per-spike results back).
+
+    A bucket sort: spike times spread over a window, so one bucket per spike holds O(1) of them on
+    average and a stable insertion sort inside each bucket finishes the job in linear time (a general
+    argsort was a third of the whole training step). Crowded buckets fall back to a stable argsort.
     """
     n, k = times_s.shape
     flat = times_s.ravel()
-    # gather first (most entries are +inf padding), spike-rank major: numba's quicksort is several
-    # times slower on the neuron-major layout (many short sorted runs) than on this one
     idx = np.empty(flat.size, dtype=np.int64)
     count = 0
-    for kk in range(k):
-        for i in range(n):
-            f = i * k + kk
-            if flat[f] <= t_limit:
-                idx[count] = f
-                count += 1
-    idx = idx[:count]
-    order = np.argsort(flat[idx])
+    t_lo = math.inf
+    t_hi = -math.inf
+    for f in range(flat.size):
+        v = flat[f]
+        if v <= t_limit and v < math.inf:  # +inf is padding, never an event
+            idx[count] = f
+            count += 1
+            t_lo = min(t_lo, v)
+            t_hi = max(t_hi, v)
     ev_t = np.empty(count)
     ev_src = np.empty(count, dtype=np.int64)
     ev_flat = np.empty(count, dtype=np.int64)
+    if count == 0:
+        return ev_t, ev_src, ev_flat
+    n_b = count
+    scale = (n_b - 1) / (t_hi - t_lo) if t_hi > t_lo else 0.0
+    start = np.zeros(n_b + 1, dtype=np.int64)
+    bucket = np.empty(count, dtype=np.int64)
     for e in range(count):
-        f = idx[order[e]]
-        ev_t[e] = flat[f]
-        ev_src[e] = f // k
-        ev_flat[e] = f
+        b = min(int((flat[idx[e]] - t_lo) * scale), n_b - 1)
+        bucket[e] = b
+        start[b + 1] += 1
+    for b in range(n_b):
+        start[b + 1] += start[b]
+    fill = start[:n_b].copy()
+    for e in range(count):  # counting sort by bucket keeps the flat (channel) order inside a bucket
+        f = idx[e]
+        pos = fill[bucket[e]]
+        fill[bucket[e]] += 1
+        ev_flat[pos] = f
+        ev_t[pos] = flat[f]
+    for b in range(n_b):
+        lo, hi = start[b], start[b + 1]
+        if hi - lo <= 1:
+            continue
+        if hi - lo > 32:
+            order = np.argsort(ev_t[lo:hi], kind="mergesort")
+            ev_flat[lo:hi] = ev_flat[lo:hi][order]
+            ev_t[lo:hi] = ev_t[lo:hi][order]
+            continue
+        for p in range(lo + 1, hi):  # stable insertion sort
+            tv, fv = ev_t[p], ev_flat[p]
+            q = p - 1
+            while q >= lo and ev_t[q] > tv:
+                ev_t[q + 1] = ev_t[q]
+                ev_flat[q + 1] = ev_flat[q]
+                q -= 1
+            ev_t[q + 1] = tv
+            ev_flat[q + 1] = fv
+    for e in range(count):
+        ev_src[e] = ev_flat[e] // k
     return ev_t, ev_src, ev_flat
 
 
