@@ -32,6 +32,7 @@ Decay codes ("dash") act per step: a value loses about :math:`2^{-d}` of itself 
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -301,12 +302,27 @@ class XyloProgram:
         i_h = np.zeros((batch, ts, nh, ns), np.int16)
         v_o = np.zeros((batch, ts, no), np.int16)
         i_o = np.zeros((batch, ts, no, 1), np.int16)
-        _run_batch(r, in_ptr, in_post, in_syn, _shifted(in_w, self.weight_shift_inp),
-                   rec_ptr, rec_post, rec_syn, _shifted(rec_w, self.weight_shift_rec),
-                   out_ptr, out_post, out_syn, _shifted(out_w, self.weight_shift_out),
-                   al_ptr, al_idx, self.dash_mem, self.dash_syn_2d(), self.threshold, self.bias,
-                   self.dash_mem_out, self.dash_syn_out, self.threshold_out, self.bias_out,
-                   self.version, record, spk_h, spk_o, v_h, i_h, v_o, i_o)
+        args = (in_ptr, in_post, in_syn, _shifted(in_w, self.weight_shift_inp),
+                rec_ptr, rec_post, rec_syn, _shifted(rec_w, self.weight_shift_rec),
+                out_ptr, out_post, out_syn, _shifted(out_w, self.weight_shift_out),
+                al_ptr, al_idx, self.dash_mem, self.dash_syn_2d(), self.threshold, self.bias,
+                self.dash_mem_out, self.dash_syn_out, self.threshold_out, self.bias_out,
+                self.version, record)
+
+        def chunk(lo_hi):
+            lo, hi = lo_hi
+            _run_batch(r[lo:hi], *args, spk_h[lo:hi], spk_o[lo:hi], v_h[lo:hi], i_h[lo:hi], v_o[lo:hi], i_o[lo:hi])
+
+        # samples are independent: split the batch over threads (the kernel releases the GIL). A
+        # thread pool instead of numba's parallel=True keeps the first-call compile at a third.
+        n_threads = max(1, min(batch, numba.get_num_threads(), batch // 8 or 1))
+        bounds = np.linspace(0, batch, n_threads + 1).astype(int)
+        parts = list(zip(bounds[:-1], bounds[1:]))
+        if n_threads == 1:
+            chunk(parts[0])
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(chunk, parts))
         state = ([{"vmem": v_h, "isyn": i_h}, {"vmem": v_o, "isyn": i_o}] if record else [{}, {}])
         return EmulatorResult(spikes=[spk_h, spk_o], state=state)
 
@@ -410,7 +426,7 @@ def _fire(v, th, count, cap):
     return v, count
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _run_batch(raster, in_ptr, in_post, in_syn, in_w, rec_ptr, rec_post, rec_syn, rec_w,
                out_ptr, out_post, out_syn, out_w, al_ptr, al_idx, dash_mem, dash_syn, thr, bias,
                dash_mem_out, dash_syn_out, thr_out, bias_out, version, record,
@@ -426,7 +442,7 @@ def _run_batch(raster, in_ptr, in_post, in_syn, in_w, rec_ptr, rec_post, rec_syn
     b_h = bias.astype(np.int32)
     b_o = bias_out.astype(np.int32)
     has_alias = al_idx.shape[0] > 0
-    for b in numba.prange(batch):
+    for b in range(batch):
         vmem = np.zeros(nh, np.int32)
         isyn = np.zeros((ns, nh), np.int32)
         vmem_o = np.zeros(no, np.int32)
