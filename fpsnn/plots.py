@@ -91,7 +91,9 @@ def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000,
     ax.set_xlabel("time")
     ax.set_ylabel("membrane potential V(t)")
     ax.legend(fontsize=8)
-    ax.set_title(title or "output membrane potentials (triangles: spikes)")
+    capped = [i for i in range(v.shape[0]) if np.isfinite(res.times[-1][0, i]).sum() >= net.max_spikes]
+    note = f"; outputs {capped} reached max_spikes = {net.max_spikes} and stay silent after" if capped else ""
+    ax.set_title((title or "output membrane potentials") + " (triangles: spikes" + note + ")", fontsize=9)
     return _save(fig, path)
 
 
@@ -131,10 +133,10 @@ def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path
                         gridspec_kw={"height_ratios": [np.sqrt(h) for h in heights]})[:, 0]
     for ax, (name, t) in zip(axes, layers):
         rows, cols = np.nonzero(np.isfinite(t))
-        ax.plot(t[rows, cols], rows, "|", ms=max(2, 200 / max(t.shape[0], 1) ** 0.8), color="k")
-        ax.set_ylim(-0.5, t.shape[0] - 0.5)
+        ax.vlines(t[rows, cols], rows - 0.4, rows + 0.4, color="k", lw=1)
+        ax.set_ylim(-0.6, t.shape[0] - 0.4)
         ax.set_ylabel(f"{name}\nneuron", fontsize=8)
-    axes[-1].set_xlim(0, net.t_max)
+    axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)  # keeps spikes at t = 0 visible
     axes[-1].set_xlabel("time")
     axes[0].set_title(title or "spike raster")
     return _save(fig, path)
