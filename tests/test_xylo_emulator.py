@@ -203,6 +203,13 @@ def test_aliases_share_events_within_the_step():
     assert a.spikes[0][0, 0].tolist() == [9, 9, 9]
 
 
+def test_large_batch_split_over_threads_matches_xylosim():
+    rng = np.random.default_rng(11)
+    prog, _ = _random_case(rng, 2)
+    raster = rng.poisson(2.0, size=(64, 20, prog.n_in))
+    assert _mismatch(prog.run(raster, record=True), _xylosim()(prog, raster, record=True)) == ""
+
+
 def test_batch_samples_are_independent_and_2d_raster_is_one_sample():
     rng = np.random.default_rng(3)
     prog, raster = _random_case(rng, 2)

@@ -315,7 +315,8 @@ class XyloProgram:
 
         # samples are independent: split the batch over threads (the kernel releases the GIL). A
         # thread pool instead of numba's parallel=True keeps the first-call compile at a third.
-        n_threads = max(1, min(batch, numba.get_num_threads(), batch // 8 or 1))
+        # NUMBA_NUM_THREADS (default: the CPU count) caps the threads, as for numba's own pool
+        n_threads = max(1, min(numba.config.NUMBA_NUM_THREADS, batch // 8 or 1))
         bounds = np.linspace(0, batch, n_threads + 1).astype(int)
         parts = list(zip(bounds[:-1], bounds[1:]))
         if n_threads == 1:
