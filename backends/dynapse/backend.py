@@ -1,0 +1,85 @@
+"""SynSense DYNAP-SE2 behind the fpsnn backend interface.
+
+Engines: ``"vendor"`` Rockpool's DynapSim (analog, mismatch-aware, not bit-accurate; rockpool 3.1 +
+jax CPU); ``"board"`` a DYNAP-SE2 through samna (:mod:`.board`). There is no ``"emulator"``: the chip is
+analog, so no integer model can be bit-accurate; ``run(engine="auto")`` therefore runs DynapSim
+and fails with the install line when it is missing. The interface's ``compile -> (program, report)``
+fits: the program is a :class:`~.mapping.DynapseProgram` (currents and 4-bit weight codes), the
+report a :class:`~fpsnn.quantize.QuantizationReport`.
+
+Time: a step is ``program.dt`` network time units = ``program.dt_s`` seconds; every hop between
+neurons costs one step, so the run covers ``t_max`` plus one step per layer.
+"""
+from __future__ import annotations
+
+from ..base import Backend
+from ..stepped import default_dt, input_raster, to_result
+from . import board, sim
+from .mapping import DEFAULT_TIME_UNIT_S, quantize_dynapse
+
+__all__ = ["DynapseBackend"]
+
+
+class DynapseBackend(Backend):
+    """DYNAP-SE2: map with :func:`~.mapping.quantize_dynapse`, gains fitted in DynapSim when present."""
+
+    family = "dynapse"
+    #: seconds per network time unit (see :mod:`.mapping`)
+    time_unit_s = DEFAULT_TIME_UNIT_S
+    #: DynapSim's parameter mismatch in percent (None = the nominal circuit)
+    percent_mismatch = None
+
+    def compile(self, net, dt: float | None = None, per_channel: bool = True):
+        """``(DynapseProgram, QuantizationReport)``; ``dt`` defaults to ``net.t_max / 128``.
+
+        ``per_channel`` has no meaning on DYNAP-SE2 (weights are scaled per core) and is ignored.
+        With DynapSim installed the per-layer gains are fitted (:mod:`.calibrate`); without it the
+        analytic mapping is kept and the report says so.
+        """
+        dt = default_dt(net) if dt is None else dt
+        program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s)   # checks the fit first
+        ok, why = sim.available()
+        if not ok:
+            report.binding_limits.append(f"weight gains not calibrated ({why}): analytic mapping")
+            return program, report
+        from .calibrate import calibrate_gains
+
+        gains, errors = calibrate_gains(net, self.chip, dt, self.time_unit_s, latency=net.n_layers)
+        program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s, gains)
+        report.binding_limits.append(
+            "weight gains fitted in DynapSim to the float first-spike times: "
+            + ", ".join(f"layer {l}: x{g:.3g} (mean |dt_first| {e:.3g})" for l, (g, e) in enumerate(zip(gains, errors))))
+        return program, report
+
+    def available(self, engine: str) -> tuple[bool, str]:
+        if engine == "emulator":
+            return False, ("DYNAP-SE2 is analog: no bit-accurate emulator exists; Rockpool's DynapSim "
+                           "(engine 'vendor') is its simulator")
+        if engine == "vendor":
+            return sim.available()
+        if engine == "board":
+            return board.available()
+        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+
+    def write_artifacts(self, program, out_dir) -> list:
+        """Write ``dynapse_spec.json`` (Rockpool's ``config_from_specification`` and
+        ``dynapsim_net_from_spec`` keyword dicts, see :mod:`.spec_file`) into ``out_dir``."""
+        from pathlib import Path
+
+        from .spec_file import save_spec
+
+        return [save_spec(program, Path(out_dir) / "dynapse_spec.json")]
+
+    def _run_engine(self, engine: str, program, x, t_max):
+        raster = input_raster(x, program.n_in, program.dt, t_max, latency=len(program.sizes))
+        if engine == "vendor":
+            from importlib.metadata import version
+
+            res = sim.run_dynapsim(program, raster, self.percent_mismatch)
+            name = (f"rockpool {version('rockpool')} DynapSim (jax {version('jax')}"
+                    + (f", {self.percent_mismatch} % mismatch)" if self.percent_mismatch else ")"))
+        elif engine == "board":
+            res, name = board.run_board(program, raster), "DYNAP-SE2 (samna)"
+        else:
+            raise RuntimeError(self.available("emulator")[1])
+        return to_result(res.spikes, program.dt, engine, name)
