@@ -1,4 +1,4 @@
-r"""Bit-accurate batched emulator of Lava's fixed-point Loihi LIF + Dense models (``fixed_pt``).
+r"""Bit-accurate batched emulator (numba) of Lava's fixed-point Loihi LIF + Dense models (``fixed_pt``).
 
 A :class:`LoihiProgram` is a chain of layers; layer ``l`` is a Lava ``Dense`` process fed by the
 spikes of layer ``l - 1`` (the input raster for ``l = 0``) that drives a Lava ``LIF`` population, plus
@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .result import EmulatorResult
 
@@ -63,10 +64,40 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def _decay(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``trunc0(x * keep / 4096)``: Lava's sign * (|x * keep| >> 12), i.e. rounding toward zero."""
+@njit(cache=True)
+def _w32(x):
+    # scalar form of _wrap32 for the compiled neuron update
+    return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
+
+
+@njit(cache=True)
+def _trunc_decay(x, keep):
+    # Lava: sign(x * keep) * (|x * keep| >> 12), i.e. x * keep / 4096 rounded toward zero
     p = x * keep
-    return np.sign(p) * (np.abs(p) >> _DECAY_SHIFT)
+    return -((-p) >> _DECAY_SHIFT) if p < 0 else p >> _DECAY_SHIFT
+
+
+@njit(cache=True)
+def _lif_step(a_in, u, v, keep_u, keep_v, bias, vth_scaled, spikes):
+    """One LIF step of Lava's PyLifModelBitAcc for a (batch, n) population, in place.
+
+    ``a_in`` is the int32 sum of the Dense outputs; ``u``, ``v`` int64 holding int32 values;
+    ``spikes`` (batch, n) int8 output. The int32 wraps sit where Lava's int32 numpy arithmetic wraps.
+    """
+    batch, n = u.shape
+    for b in range(batch):
+        for j in range(n):
+            uj = _w32(_trunc_decay(u[b, j], keep_u[j]) + _w32(a_in[b, j] << _ACT_SHIFT))
+            if uj > _UV_MAX:             # 24-bit wrap, applied once (Lava's two np.where)
+                uj = _w32(uj - 2 * _UV_MAX)
+            elif uj <= -_UV_MAX:
+                uj = _w32(uj + 2 * _UV_MAX)
+            vj = _w32(_trunc_decay(v[b, j], keep_v[j]) + uj + bias[j])
+            vj = min(max(vj, -_UV_MAX + 1), _UV_MAX - 1)
+            fired = vj > vth_scaled[j]
+            u[b, j] = uj
+            v[b, j] = 0 if fired else vj
+            spikes[b, j] = fired
 
 
 def _sign_mode(name: str, value, weights: np.ndarray) -> str:
@@ -232,8 +263,8 @@ class LoihiProgram:
         x = self.check_raster(raster)
         batch, steps, _ = x.shape
         L = len(self.layers)
-        w_ff = [effective_weights(layer).astype(np.float64) for layer in self.layers]
-        w_rec = [None if r is None else effective_weights(r).astype(np.float64) for r in self.recurrent]
+        w_ff = [effective_weights(layer) for layer in self.layers]
+        w_rec = [None if r is None else effective_weights(r) for r in self.recurrent]
         keep_u = [4096 - (layer["du"] + _DS_OFFSET) for layer in self.layers]
         keep_v = [4096 - layer["dv"] for layer in self.layers]
         bias = [layer["bias_mant"] << layer["bias_exp"] for layer in self.layers]
@@ -241,48 +272,49 @@ class LoihiProgram:
 
         u = [np.zeros((batch, n), np.int64) for n in self.sizes]
         v = [np.zeros((batch, n), np.int64) for n in self.sizes]
-        # Dense a_buff: what each population receives at the next step (one-step delay).
-        pending = [np.zeros((batch, n), np.int64) for n in self.sizes]
         spikes = [np.zeros((batch, steps, n), np.int8) for n in self.sizes]
+        step_spikes = [np.zeros((batch, n), np.int8) for n in self.sizes]
         state = [{"u": np.zeros((batch, steps, n), np.int32), "v": np.zeros((batch, steps, n), np.int32)}
                  if record else {} for n in self.sizes]
 
+        # Dense a_buff: what each population receives at the next step (one-step delay); two buffers
+        # swap roles every step.
+        a_in = [np.zeros((batch, n), np.int64) for n in self.sizes]
+        pending = [np.zeros((batch, n), np.int64) for n in self.sizes]
         for t in range(steps):
-            a_in = pending
-            pending = [None] * L
-            pending[0] = _accumulate(x[:, t, :], w_ff[0], self.layers[0]["weight_exp"])
+            _dense_step(x[:, t, :], w_ff[0], self.layers[0]["weight_exp"], pending[0], False)
             for l in range(L):
-                act = _wrap32(a_in[l] << _ACT_SHIFT)
-                ul = _wrap32(_decay(u[l], keep_u[l]) + act)
-                ul = np.where(ul > _UV_MAX, _wrap32(ul - 2 * _UV_MAX),
-                              np.where(ul <= -_UV_MAX, _wrap32(ul + 2 * _UV_MAX), ul))
-                vl = _wrap32(_decay(v[l], keep_v[l]) + ul + bias[l])
-                vl = np.clip(vl, -_UV_MAX + 1, _UV_MAX - 1)
-                s = vl > vth[l]
-                vl[s] = 0
-                u[l], v[l] = ul, vl
+                s = step_spikes[l]
+                _lif_step(a_in[l], u[l], v[l], keep_u[l], keep_v[l], bias[l], vth[l], s)
                 spikes[l][:, t, :] = s
                 if record:
-                    state[l]["u"][:, t, :] = ul
-                    state[l]["v"][:, t, :] = vl
+                    state[l]["u"][:, t, :] = u[l]
+                    state[l]["v"][:, t, :] = v[l]
                 if l + 1 < L:
-                    pending[l + 1] = _accumulate(s, w_ff[l + 1], self.layers[l + 1]["weight_exp"])
+                    _dense_step(s, w_ff[l + 1], self.layers[l + 1]["weight_exp"], pending[l + 1], False)
                 if w_rec[l] is not None:
-                    rec = _accumulate(s, w_rec[l], self.recurrent[l]["weight_exp"])
-                    # Lava sums the Dense outputs arriving at one InPort in int32.
-                    pending[l] = rec if pending[l] is None else _wrap32(pending[l] + rec)
-            for l in range(L):
-                if pending[l] is None:
-                    pending[l] = np.zeros((batch, self.sizes[l]), np.int64)
+                    _dense_step(s, w_rec[l], self.recurrent[l]["weight_exp"], pending[l], True)
+            a_in, pending = pending, a_in
         return EmulatorResult(spikes=spikes, state=state)
 
 
-def _accumulate(s: np.ndarray, w_eff: np.ndarray, weight_exp: int) -> np.ndarray:
-    """One Dense step: ``(sum_i w_eff[i, j] s_i)`` shifted by ``weight_exp``, as the int32 Lava sends.
+@njit(cache=True)
+def _dense_step(s, w_eff, weight_exp, out, add):
+    """One Dense step of Lava's PyDenseModelBitAcc into ``out`` (batch, n_post) int64.
 
-    The matrix product runs in float64 (BLAS) and is exact: every partial sum is an integer below
-    ``n_pre * 256 << 2**53``.
+    ``A = sum_i w_eff[i, j] s_i`` (binary spikes), shifted by ``weight_exp`` (left when > 0, arithmetic
+    right otherwise), as the int32 that Lava's channel carries. With ``add`` the result is added to
+    ``out`` with int32 wrap: Lava sums every Dense arriving at one InPort in int32.
     """
-    acc = (s.astype(np.float64) @ w_eff).astype(np.int64)
-    acc = acc << weight_exp if weight_exp > 0 else acc >> -weight_exp
-    return _wrap32(acc)
+    batch, n_pre = s.shape
+    n_post = w_eff.shape[1]
+    acc = np.zeros(n_post, np.int64)
+    for b in range(batch):
+        acc[:] = 0
+        for i in range(n_pre):
+            if s[b, i] != 0:
+                for j in range(n_post):
+                    acc[j] += w_eff[i, j]
+        for j in range(n_post):
+            a = acc[j] << weight_exp if weight_exp > 0 else acc[j] >> -weight_exp
+            out[b, j] = _w32(out[b, j] + _w32(a)) if add else _w32(a)
