@@ -1,0 +1,697 @@
+r"""Hardware-in-the-loop (HIL) and quantization-aware (QAT) fine-tuning with exact spike-time gradients.
+
+**The loop.** Every step takes a minibatch and
+
+1. compiles the float *shadow* network (the weights being trained) for the chip:
+   ``program = target.compile(shadow, dt)`` (quantize + map);
+2. builds the float network that program implements, :func:`chip_network`: the program's integer
+   weights and thresholds mapped back to the shadow's units and the chip's *effective* time constants
+   (those of its decay codes, from the chip description), i.e. ``dequantize`` of the program;
+3. measures: runs the minibatch on the target and reads back the spike times of every layer
+   (``hil``), or simulates the chip network exactly in continuous time (``qat``, no chip at all);
+4. cleans the measured times by the policy below and computes the exact gradient of the first-spike
+   cross entropy *at those times* (``value_and_grad(chip_net, x, loss, times=measured)``: the causal
+   set of every spike is every measured spike that reached its neuron strictly earlier);
+5. applies the gradient to the shadow weights (straight-through estimator, below) and re-deploys at
+   the next step.
+
+Optimizer, learning-rate schedule, progress bar, checkpoint files and the per-epoch history are the
+trainer's (:mod:`fpsnn.train`); a :class:`FineTuner` run resumes bit for bit like a training run.
+
+**Weight-rounding estimator (documented choice).** The chip weights are :math:`\hat W = q(W)`
+(per-channel scale, round to the integer grid, shift). The gradient is evaluated at
+:math:`\hat W` (the network that actually ran) and applied to :math:`W` as if :math:`dq/dW = 1`
+(straight-through estimator). No clipping term is needed: the mappings scale each channel so that its
+largest weight lands on the largest integer, so no weight is ever clipped. Time constants are not
+trained; they are the chip's effective ones throughout, so QAT trains the weights *for* the time
+constants the chip can represent.
+
+**QAT** (``mode="qat"``) is the same loop with step 3 done by the exact simulator on the chip
+network: the float model constrained to the chip's weight grid and time constants, with exact
+spike-time gradients. It models neither the time grid nor the pipeline delays nor saturation;
+those are what HIL adds.
+
+**Time step.** ``dt`` (network time units per chip step) defaults to ``t_max / 128``
+(:data:`DEFAULT_STEPS`): for Yin-Yang (``t_max = 2``) ``dt = 1/64``, where Xylo's decay code 6
+implements :math:`\tau = 0.992` (the float model's 1.0) and Loihi's 12-bit codes are finer still.
+Measured times are step-end times ``(k + 1) dt`` (:mod:`fpsnn.timegrid`).
+
+**Policy for measured spike times** (:func:`clean_times`; every case is counted in the metrics and
+none stops the run): NaN times and times outside the window ``[0, t_max + slack]`` (``slack`` = one
+step per layer, the longest pipeline delay of the supported chips) are dropped (treated as no
+spike); each neuron's times are sorted; repeated equal times of one neuron (several events in one
+chip step) are kept once, because the float model cannot fire twice at one instant; times beyond
+the shadow's ``max_spikes`` are dropped. An output neuron with no spike counts as firing at
+``t_max`` with zero gradient (:mod:`fpsnn.losses`), a spike whose slope is not positive carries no
+gradient (``n_bad_slopes``, :mod:`fpsnn.gradients`), and a minibatch whose gradient is not finite is
+skipped (``skipped_updates``). Malformed results (wrong number of layers, samples or neurons) are a
+backend bug, not measurement noise: ValueError naming the layer and the shapes.
+
+**Losing the target.** Any exception raised by the target while compiling or running (a board
+unplugged, a simulator crash) happens before the optimizer moves, so the state is exactly "after the
+last completed update". With an ``out_dir``, that state is written to the checkpoint (epoch, batch,
+minibatch order, shuffling generator, optimizer, history) and :class:`TargetLost` is raised naming the
+epoch, batch and checkpoint; ``fit(resume=True)`` continues with the next minibatch, so no update is
+lost or repeated.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .datasets import Hyperparameters
+from .losses import FirstSpikeCrossEntropy, predict
+from .network import Network
+from .train import (CHECKPOINT_NAME, MODEL_NAME, TrainResult, _fingerprint, _gradient_list, _parameters,
+                    _Progress, _with_parameters, learning_rate, make_optimizer)
+
+__all__ = ["DEFAULT_STEPS", "MODES", "default_dt", "chip_network", "clean_times", "POLICY_COUNTS",
+           "EmulatorTarget", "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
+           "configure_cli", "run_cli"]
+
+#: Chip steps per simulation window when no ``dt`` is given (see the module docstring).
+DEFAULT_STEPS = 128
+MODES = ("hil", "qat")
+#: Keys of the measured-times policy counters (see :func:`clean_times`).
+POLICY_COUNTS = ("nan", "out_of_window", "reordered", "coincident", "over_cap")
+
+
+def default_dt(net: Network) -> float:
+    """``net.t_max / DEFAULT_STEPS``, in the network's time unit."""
+    return float(net.t_max) / DEFAULT_STEPS
+
+
+class TargetLost(RuntimeError):
+    """The target failed during fine-tuning; the message names where and how to resume."""
+
+
+# ------------------------------------------------------------------------------------ chip network
+def chip_network(program, shadow: Network) -> Network:
+    """The float network ``program`` implements, in the units of ``shadow``.
+
+    Integer weights and thresholds come back through the chip family's ``dequantize`` (effective time
+    constants of the decay codes, weights relative to the integer threshold), then each neuron's
+    weights are multiplied by the shadow's threshold of that neuron, so the result has the shadow's
+    thresholds, window and spike cap. Raises ValueError for a program fpsnn cannot express in float.
+    """
+    if isinstance(program, _xylo_program()):
+        from .backends.xylo.mapping import dequantize_xylo as dequantize
+    elif isinstance(program, _loihi_program()):
+        from .backends.lava.mapping import dequantize_loihi as dequantize
+    else:
+        raise ValueError(f"program: no dequantizer for {type(program).__name__} (expected a Xylo or Loihi program)")
+    net = dequantize(program, theta=1.0, t_max=shadow.t_max, max_spikes=shadow.max_spikes)
+    if net.sizes != shadow.sizes:
+        raise ValueError(f"program: layer sizes {net.sizes} differ from the shadow network's {shadow.sizes}")
+    weights = [w * th[None, :] for w, th in zip(net.weights, shadow.theta)]
+    recurrent = [None if r is None else r * th[None, :] for r, th in zip(net.recurrent, shadow.theta)]
+    return Network(weights=weights, alpha=net.alpha, beta=net.beta, theta=list(shadow.theta), t_max=shadow.t_max,
+                   recurrent=recurrent, max_spikes=shadow.max_spikes)
+
+
+def _xylo_program():
+    from .backends.emulator import XyloProgram
+    return XyloProgram
+
+
+def _loihi_program():
+    from .backends.emulator import LoihiProgram
+    return LoihiProgram
+
+
+# ------------------------------------------------------------------------------------ measured times
+def clean_times(times, net: Network, batch: int, slack_steps: int | None = None, dt: float | None = None):
+    """Apply the measured-times policy (module docstring) to one result.
+
+    Args:
+        times: one ``(batch, n_l[, k])`` array per layer, as a target reports them (time units).
+        net: the chip network the gradient will use (sizes, ``t_max``, ``max_spikes``).
+        batch: number of samples run.
+        slack_steps, dt: the window is ``[0, t_max + slack_steps * dt]``; default one step per layer
+            (``dt`` default: :func:`default_dt`).
+
+    Returns:
+        ``(times, counts)``: clean float64 ``(batch, n_l, k_l)`` arrays (sorted, ``+inf`` padded,
+        ``1 <= k_l <= max_spikes``) and a dict with one count per :data:`POLICY_COUNTS` key (spike
+        entries dropped or re-sorted rows).
+
+    Raises:
+        ValueError: wrong number of layers, samples or neurons (names the layer and both shapes).
+    """
+    if not isinstance(times, (list, tuple)) or len(times) != net.n_layers:
+        raise ValueError(f"times: expected {net.n_layers} layers of measured spike times, got "
+                         f"{len(times) if isinstance(times, (list, tuple)) else type(times).__name__}")
+    dt = default_dt(net) if dt is None else float(dt)
+    slack = (net.n_layers if slack_steps is None else int(slack_steps)) * dt
+    t_end = net.t_max + slack
+    counts = dict.fromkeys(POLICY_COUNTS, 0)
+    out = []
+    for l, t in enumerate(times):
+        arr = np.array(t, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[:2] != (batch, net.sizes[l]):
+            raise ValueError(f"times[{l}]: expected shape ({batch}, {net.sizes[l]}, k) (batch, neurons of "
+                             f"layer {l}, spikes), got {np.shape(t)}")
+        nan = np.isnan(arr)
+        outside = ~nan & ~np.isposinf(arr) & ((arr < 0) | (arr > t_end))
+        counts["nan"] += int(nan.sum())
+        counts["out_of_window"] += int(outside.sum())
+        arr[nan | outside] = np.inf
+        srt = np.sort(arr, axis=2)
+        counts["reordered"] += int(np.any(srt != arr, axis=2).sum())
+        arr = srt
+        if arr.shape[2] > 1:
+            dup = np.zeros(arr.shape, dtype=bool)
+            dup[:, :, 1:] = np.isfinite(arr[:, :, 1:]) & (arr[:, :, 1:] == arr[:, :, :-1])
+            counts["coincident"] += int(dup.sum())
+            arr[dup] = np.inf
+            arr = np.sort(arr, axis=2)
+        width = max(1, min(arr.shape[2], net.max_spikes))
+        counts["over_cap"] += int(np.isfinite(arr[:, :, width:]).sum())
+        out.append(np.ascontiguousarray(arr[:, :, :width]))
+    return out, counts
+
+
+# ------------------------------------------------------------------------------------ targets
+class EmulatorTarget:
+    """Chip program in, spike times out, on fpsnn's bit-accurate emulator (no vendor package, no board).
+
+    Used for a chip name whose backend adapter (``fpsnn.backends.get``) is not installed: quantizes with
+    :func:`fpsnn.quantize.quantize`, encodes inputs on the time grid, runs
+    :func:`fpsnn.backends.emulator.run` for ``n_steps(t_max, dt) + n_layers`` steps (the extra steps
+    give the last layer the float model's window despite the pipeline delays) and decodes step-end
+    times (:mod:`fpsnn.timegrid`).
+    """
+
+    def __init__(self, chip):
+        from . import chips
+
+        self.chip = chips.load(chip) if isinstance(chip, str) else chip
+        self.name = self.chip.name
+
+    def compile(self, net: Network, dt: float, per_channel: bool = True):
+        from .quantize import quantize
+
+        return quantize(net, self.chip, dt, per_channel=per_channel)
+
+    def run(self, program, x, engine: str = "auto", t_max: float | None = None):
+        from . import timegrid
+        from .backends import RunResult, emulator
+
+        if engine not in ("auto", "emulator"):
+            raise ValueError(f"engine = {engine!r}: {self.name} has no backend adapter installed here, only the "
+                             "emulator ('auto' or 'emulator')")
+        if t_max is None or not t_max > 0:
+            raise ValueError(f"t_max = {t_max!r}: required, the network's window in time units")
+        arr = np.asarray(x, dtype=np.float64)
+        arr = arr[:, :, None] if arr.ndim == 2 else arr
+        n_layers = 2 if isinstance(program, _xylo_program()) else len(program.layers)
+        steps = timegrid.n_steps(t_max, program.dt) + n_layers
+        res = emulator.run(program, timegrid.encode(arr, program.dt, steps))
+        return RunResult(times=[timegrid.decode(s, program.dt) for s in res.spikes], rasters=res.spikes,
+                         engine="emulator", engine_name=f"fpsnn {self.chip.family} emulator")
+
+
+def resolve_target(target, mismatch: float = 0.0, mismatch_seed: int = 0):
+    """A target object for a chip name (its backend adapter, else :class:`EmulatorTarget`) or as given.
+
+    With ``mismatch > 0`` the target is wrapped in
+    :class:`fpsnn.backends.emulator.mismatch.MismatchTarget` (device ``mismatch_seed``).
+    """
+    if isinstance(target, str):
+        from . import backends
+
+        try:
+            target = backends.get(target)
+        except ModuleNotFoundError:
+            # the chip exists (get checked the name) but its adapter module is not there yet
+            target = EmulatorTarget(target)
+    for name in ("compile", "run"):
+        if not callable(getattr(target, name, None)):
+            raise ValueError(f"target: expected a chip name or an object with compile() and run(), got "
+                             f"{type(target).__name__}")
+    if mismatch:
+        from .backends.emulator.mismatch import MismatchTarget
+
+        target = MismatchTarget(target, mismatch, mismatch_seed)
+    return target
+
+
+class _TargetFailure(Exception):
+    """Internal: the target raised (the original exception is ``__cause__``)."""
+
+
+class _ChipSource:
+    """Measurement by running the program on a target (``hil``)."""
+
+    def __init__(self, target, engine: str):
+        self.target, self.engine = target, engine
+        self.name = getattr(target, "name", type(target).__name__)
+        self.calls = 0
+
+    def compile(self, net, dt):
+        self.calls += 1
+        try:
+            return self.target.compile(net, dt)
+        except Exception as exc:  # whatever a board or simulator raises: all mean "no result"
+            raise _TargetFailure(exc) from exc
+
+    def measure(self, program, chip_net, x):
+        self.calls += 1
+        try:
+            return self.target.run(program, x, engine=self.engine, t_max=chip_net.t_max).times
+        except Exception as exc:
+            raise _TargetFailure(exc) from exc
+
+
+class _SimulatedSource:
+    """Measurement by exact simulation of the chip network (``qat``; no target is ever run)."""
+
+    def __init__(self, chip):
+        from . import chips
+
+        self.chip = chips.load(chip) if isinstance(chip, str) else getattr(chip, "chip", chip)
+        self.name = self.chip.name
+        self.calls = 0
+
+    def compile(self, net, dt):
+        from .quantize import quantize
+
+        return quantize(net, self.chip, dt)
+
+    def measure(self, program, chip_net, x):
+        return chip_net.simulate(x).times
+
+
+# ------------------------------------------------------------------------------------ metrics
+def _measured_metrics(times, labels, hyper, t_max) -> dict:
+    out = times[-1]
+    first = out[:, :, 0] if out.shape[2] else np.full(out.shape[:2], np.inf)
+    pred = predict(first)
+    n = len(labels)
+    loss = FirstSpikeCrossEntropy(labels, tau0=hyper.tau0, tau1=hyper.tau1, gamma=hyper.gamma)
+    return {"correct": int(np.sum(pred == labels)), "loss_sum": loss.output(out, t_max)[0] * n,
+            "silent_outputs": int(np.all(np.isinf(first), axis=1).sum()),
+            "silent_label": int(np.isinf(first[np.arange(n), labels]).sum()),
+            "spikes": int(sum(np.isfinite(t).sum() for t in times))}
+
+
+def evaluate_on(source, net: Network, x, y, hyper: Hyperparameters, dt: float | None = None,
+                chunk: int = 500) -> dict:
+    """Deploy ``net`` once and measure classification metrics on ``(x, y)`` through ``source``.
+
+    ``source`` is a target (chip name or object, see :func:`resolve_target`) or one of this module's
+    measurement sources. Returns ``accuracy``, ``loss``, ``silent_outputs``, ``silent_label``
+    (fractions), ``mean_spikes`` per sample, ``dead_hidden`` (per hidden layer, neurons silent on every
+    sample) and the policy counts of :func:`clean_times`.
+    """
+    if not isinstance(source, (_ChipSource, _SimulatedSource)):
+        source = _ChipSource(resolve_target(source), "auto")
+    try:
+        return _evaluate(source, net, x, y, hyper, dt, chunk)
+    except _TargetFailure as failure:
+        raise failure.__cause__
+
+
+def _evaluate(source, net, x, y, hyper, dt, chunk=500) -> dict:
+    dt = default_dt(net) if dt is None else float(dt)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    program, _ = source.compile(net, dt)
+    chip_net = chip_network(program, net)
+    totals = dict.fromkeys(POLICY_COUNTS, 0)
+    sums = {"correct": 0, "loss_sum": 0.0, "silent_outputs": 0, "silent_label": 0, "spikes": 0}
+    fired = [np.zeros(s, dtype=bool) for s in net.sizes[:-1]]
+    for start in range(0, len(y), chunk):
+        xs, ys = x[start:start + chunk], y[start:start + chunk]
+        times, counts = clean_times(source.measure(program, chip_net, xs), chip_net, len(ys), dt=dt)
+        for k, v in counts.items():
+            totals[k] += v
+        for k, v in _measured_metrics(times, ys, hyper, net.t_max).items():
+            sums[k] += v
+        for l in range(net.n_layers - 1):
+            fired[l] |= np.isfinite(times[l][:, :, 0]).any(axis=0)
+    n = max(len(y), 1)
+    return {"accuracy": sums["correct"] / n, "loss": sums["loss_sum"] / n,
+            "silent_outputs": sums["silent_outputs"] / n, "silent_label": sums["silent_label"] / n,
+            "mean_spikes": sums["spikes"] / n, "dead_hidden": [int((~f).sum()) for f in fired], **totals}
+
+
+# ------------------------------------------------------------------------------------ the loop
+@dataclass
+class FineTuner:
+    """Fine-tune a trained float network for a chip: in the loop (``hil``) or offline (``qat``).
+
+    Args:
+        net: the trained float network; its weights initialise the shadow weights.
+        hyper: optimizer, ``lr``, ``schedule``, ``batch_size``, ``epochs``, loss settings (``tau0``,
+            ``tau1``, ``gamma``) and ``grad_mode`` (see :class:`fpsnn.datasets.Hyperparameters`).
+        train: ``(inputs, labels)``: input spike times ``(batch, n_in)`` (time units), int labels.
+        target: chip name (``"xylo-audio2"``, ``"loihi2"``) or a backend-like object (``compile``, ``run``).
+            In ``qat`` mode only its chip description is used.
+        mode: ``"hil"`` or ``"qat"`` (module docstring).
+        test: optional ``(inputs, labels)`` measured after every epoch (on the target in ``hil`` mode,
+            on the exact chip network in ``qat`` mode).
+        dt: chip step (time units); default ``net.t_max / 128``.
+        engine: target engine (``"auto"``, ``"emulator"``, ``"vendor"``, ``"board"``).
+        mismatch, mismatch_seed: emulate device mismatch of this spread on device ``mismatch_seed``
+            (:mod:`fpsnn.backends.emulator.mismatch`); ``hil`` mode only.
+        seed: minibatch shuffling seed.
+        out_dir: checkpoints and the final model (``None``: in memory, no resume).
+        checkpoint_every: also checkpoint after every so many minibatches (default: only at epoch
+            ends and when the target fails).
+        progress: rich progress bar on stderr; metadata: extra JSON for the model file.
+    """
+
+    net: Network
+    hyper: Hyperparameters
+    train: tuple
+    target: object
+    mode: str = "hil"
+    test: tuple | None = None
+    dt: float | None = None
+    engine: str = "auto"
+    mismatch: float = 0.0
+    mismatch_seed: int = 0
+    seed: int = 0
+    out_dir: str | Path | None = None
+    checkpoint_every: int | None = None
+    progress: bool = False
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.net, Network):
+            raise ValueError(f"net: expected an fpsnn.Network, got {type(self.net).__name__}")
+        if self.net.readout:
+            raise ValueError("net: the last layer is a membrane read-out (theta = inf); fine-tuning uses first-spike "
+                             "classification and needs a firing output layer")
+        if self.mode not in MODES:
+            raise ValueError(f"mode = {self.mode!r}: must be one of {MODES}")
+        x, y = self.train
+        self.x_train = np.ascontiguousarray(x, dtype=np.float64)
+        self.y_train = np.asarray(y, dtype=np.int64)
+        if self.x_train.ndim != 2 or len(self.x_train) != len(self.y_train) or len(self.y_train) == 0:
+            raise ValueError(f"train: expected inputs (batch, n_in) and labels (batch,), got "
+                             f"{self.x_train.shape} and {self.y_train.shape}")
+        if self.x_train.shape[1] != self.net.n_inputs:
+            raise ValueError(f"train: inputs have {self.x_train.shape[1]} channels, the network {self.net.n_inputs}")
+        if self.y_train.max() >= self.net.sizes[-1] or self.y_train.min() < 0:
+            raise ValueError(f"train: labels must lie in [0, {self.net.sizes[-1] - 1}] (one per output neuron)")
+        if self.test is not None:
+            self.x_test = np.ascontiguousarray(self.test[0], dtype=np.float64)
+            self.y_test = np.asarray(self.test[1], dtype=np.int64)
+        self.dt = default_dt(self.net) if self.dt is None else float(self.dt)
+        if not (math.isfinite(self.dt) and 0 < self.dt <= self.net.t_max):
+            raise ValueError(f"dt = {self.dt}: must be in (0, t_max = {self.net.t_max}] (time units per chip step)")
+        if self.checkpoint_every is not None and int(self.checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every = {self.checkpoint_every}: must be >= 1 minibatches (or None)")
+        if int(self.seed) < 0:
+            raise ValueError(f"seed = {self.seed}: must be >= 0")
+        if self.mode == "qat":
+            if self.mismatch:
+                raise ValueError("mismatch: applies to a target run (mode 'hil'); QAT never runs the target")
+            self.source = _SimulatedSource(self.target)
+        else:
+            self.source = _ChipSource(resolve_target(self.target, self.mismatch, self.mismatch_seed), self.engine)
+        self.out_dir = None if self.out_dir is None else Path(self.out_dir)
+
+    # ------------------------------------------------------------------ paths and resume
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
+
+    @property
+    def model_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / MODEL_NAME
+
+    def _config(self) -> dict:
+        """Everything a resumed run must share with the interrupted one (the epoch budget may grow)."""
+        hyper = self.hyper.to_dict()
+        hyper.pop("epochs")
+        return {"mode": self.mode, "target": self.source.name, "dt": self.dt, "mismatch": float(self.mismatch),
+                "mismatch_seed": int(self.mismatch_seed), "seed": int(self.seed), "hyper": hyper,
+                "data_sha256": _fingerprint(self.x_train, self.y_train)}
+
+    def _save(self, s: dict) -> None:
+        if self.out_dir is None:
+            return
+        arrays, scalars = s["optimizer"].state()
+        arrays.update({f"initial/weights/{l}": w for l, w in enumerate(s["initial"])})
+        if s["order"] is not None:
+            arrays["order"] = s["order"]
+        io.save_checkpoint(self.checkpoint_path, s["net"], arrays=arrays, metadata={
+            "kind": "fine-tune", "config": self._config(), "epoch": s["epoch"], "batch": s["batch"],
+            "sums": s["sums"], "optimizer": scalars, "rng_state": s["rng"].bit_generator.state,
+            "history": s["history"], "calls": self.source.calls})
+
+    def _fresh(self) -> dict:
+        net = self.net.with_parameters(self.net.weights, self.net.recurrent)
+        return {"net": net, "initial": [w.copy() for w in net.weights],
+                "optimizer": make_optimizer(self.hyper, [p.shape for p in _parameters(net)]),
+                "rng": np.random.default_rng(np.random.SeedSequence(int(self.seed))),
+                "epoch": 0, "batch": 0, "order": None, "sums": _zero_sums(), "history": []}
+
+    def _resume(self) -> dict:
+        ck = io.load_checkpoint(self.checkpoint_path)
+        md = ck.metadata
+        if md.get("kind") != "fine-tune":
+            raise ValueError(f"{self.checkpoint_path}: is a training checkpoint, not a fine-tuning one")
+        mine, theirs = self._config(), md.get("config", {})
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            raise ValueError(f"{self.checkpoint_path}: cannot resume, settings differ: {diff}")
+        net = ck.net
+        optimizer = make_optimizer(self.hyper, [p.shape for p in _parameters(net)])
+        optimizer.load_state(ck.arrays, md["optimizer"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = md["rng_state"]
+        self.source.calls = int(md.get("calls", 0))
+        return {"net": net, "initial": [ck.arrays[f"initial/weights/{l}"] for l in range(net.n_layers)],
+                "optimizer": optimizer, "rng": rng, "epoch": int(md["epoch"]), "batch": int(md["batch"]),
+                "order": ck.arrays.get("order"), "sums": md["sums"], "history": list(md["history"])}
+
+    # ------------------------------------------------------------------ one step
+    def _step(self, s: dict, idx: np.ndarray, lr: float) -> float:
+        """One minibatch: deploy, measure, exact gradient at the measured times, update (in place on ``s``)."""
+        net = s["net"]
+        x, y = self.x_train[idx], self.y_train[idx]
+        program, _ = self.source.compile(net, self.dt)
+        chip_net = chip_network(program, net)
+        raw = self.source.measure(program, chip_net, x)
+        # --- nothing below talks to the target: from here on the step always completes
+        times, counts = clean_times(raw, chip_net, len(y), dt=self.dt)
+        loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
+        value, grads = chip_net.value_and_grad(x, loss, mode=self.hyper.grad_mode, times=times)
+        g = _gradient_list(chip_net, grads)
+        sums = s["sums"]
+        if all(np.all(np.isfinite(a)) for a in g):
+            # straight-through: the gradient at the chip's weights moves the shadow weights
+            s["net"] = _with_parameters(net, s["optimizer"].step(_parameters(net), g, lr))
+        else:
+            sums["skipped_updates"] += 1
+        m = _measured_metrics(times, y, self.hyper, net.t_max)
+        sums["correct"] += m["correct"]
+        sums["loss_sum"] += m["loss_sum"]
+        sums["n"] += len(y)
+        sums["n_bad_slopes"] += int(grads.get("n_bad_slopes", 0))
+        for k, v in counts.items():
+            sums[k] += v
+        return value
+
+    def _row(self, s: dict, epoch: int, lr, wall: float) -> dict:
+        sums = s["sums"]
+        row = {"epoch": epoch, "lr": lr, "wall_s": wall, "target_calls": self.source.calls}
+        if sums["n"]:
+            row.update(loss=sums["loss_sum"] / sums["n"], train_accuracy=sums["correct"] / sums["n"],
+                       **{k: sums[k] for k in ("n_bad_slopes", "skipped_updates") + POLICY_COUNTS})
+        else:  # before any update: measure the training set once
+            tr = _evaluate(self.source, s["net"], self.x_train, self.y_train, self.hyper, self.dt)
+            row.update(loss=tr["loss"], train_accuracy=tr["accuracy"], n_bad_slopes=0, skipped_updates=0,
+                       **{k: tr[k] for k in POLICY_COUNTS})
+        if self.test is not None:
+            te = _evaluate(self.source, s["net"], self.x_test, self.y_test, self.hyper, self.dt)
+            row.update(test_accuracy=te["accuracy"], test_loss=te["loss"], silent_outputs=te["silent_outputs"],
+                       silent_label=te["silent_label"], dead_hidden=te["dead_hidden"], mean_spikes=te["mean_spikes"])
+        return row
+
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainResult:
+        """Fine-tune for ``hyper.epochs`` epochs (or resume from ``out_dir``'s checkpoint).
+
+        Args:
+            resume: continue from ``out_dir/checkpoint.fpsnn`` if it exists (a fresh start otherwise).
+            stop_after: return after this epoch without writing the final model (tests of resumption).
+
+        Raises:
+            TargetLost: the target raised; the state after the last completed update is checkpointed.
+        """
+        t_start = time.perf_counter()
+        if resume and self.checkpoint_path is None:
+            raise ValueError("resume: needs out_dir (where the checkpoint lives)")
+        s = self._resume() if resume and self.checkpoint_path.exists() else self._fresh()
+        n = len(self.y_train)
+        batch_size = n if self.hyper.batch_size is None else min(int(self.hyper.batch_size), n)
+        n_batches = -(-n // batch_size)
+        epochs = int(self.hyper.epochs)
+        with _Progress(self.progress, epochs, n_batches, s["epoch"]) as bar:
+            try:
+                if not s["history"]:
+                    s["history"].append(self._row(s, 0, None, 0.0))
+                bar.show(s["history"][-1])
+                while s["epoch"] < epochs:
+                    t_epoch = time.perf_counter()
+                    if s["order"] is None:
+                        s["order"] = s["rng"].permutation(n)
+                        s["batch"], s["sums"] = 0, _zero_sums()
+                    lr = learning_rate(self.hyper, s["epoch"], epochs)
+                    bar.start_epoch(s["epoch"])
+                    while s["batch"] < n_batches:
+                        b = s["batch"]
+                        value = self._step(s, s["order"][b * batch_size:(b + 1) * batch_size], lr)
+                        s["batch"] = b + 1
+                        bar.advance_batch(value)
+                        if self.checkpoint_every and s["batch"] % int(self.checkpoint_every) == 0:
+                            self._save(s)
+                    s["history"].append(self._row(s, s["epoch"] + 1, lr, time.perf_counter() - t_epoch))
+                    s["epoch"] += 1
+                    s["batch"], s["order"], s["sums"] = 0, None, _zero_sums()
+                    self._save(s)
+                    bar.end_epoch(s["history"][-1])
+                    if stop_after is not None and stop_after <= s["epoch"] < epochs:
+                        return TrainResult(s["net"], s["initial"], s["history"], s["epoch"],
+                                           time.perf_counter() - t_start, checkpoint_path=self.checkpoint_path)
+            except _TargetFailure as failure:
+                self._save(s)
+                exc = failure.__cause__
+                where = f"epoch {s['epoch'] + 1}, after {s['batch']} completed minibatch(es)"
+                saved = (f"the state after the last completed update is saved in {self.checkpoint_path}; "
+                         "resume with --resume (FineTuner.fit(resume=True))" if self.out_dir is not None
+                         else "no out_dir: nothing was saved, the run cannot be resumed")
+                raise TargetLost(f"target {self.source.name} failed at {where} (target call {self.source.calls}): "
+                                 f"{type(exc).__name__}: {exc}; {saved}") from exc
+            except KeyboardInterrupt:
+                self._save(s)
+                raise
+        result = TrainResult(s["net"], s["initial"], s["history"], s["epoch"], time.perf_counter() - t_start,
+                             checkpoint_path=self.checkpoint_path)
+        if self.out_dir is not None:
+            result.model_path = self.save(result)
+        return result
+
+    def save(self, result: TrainResult, path=None) -> Path:
+        """Write the fine-tuned shadow network as a model file (default ``out_dir/model.fpsnn``)."""
+        path = self.model_path if path is None else Path(path)
+        if path is None:
+            raise ValueError("path: needed when the fine-tuner has no out_dir")
+        metadata = dict(self.metadata)
+        metadata.update(hyper=self.hyper.to_dict(), fine_tune=self._config(), epochs=result.epochs,
+                        metrics=result.final, history=result.history)
+        metadata["fine_tune"].pop("data_sha256")
+        arrays = {f"initial/weights/{l}": w for l, w in enumerate(result.initial_weights)}
+        return io.save_model(path, result.net, metadata, arrays=arrays)
+
+
+def _zero_sums() -> dict:
+    return {"correct": 0, "loss_sum": 0.0, "n": 0, "n_bad_slopes": 0, "skipped_updates": 0,
+            **dict.fromkeys(POLICY_COUNTS, 0)}
+
+
+# ------------------------------------------------------------------------------------ files and CLI
+def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil", epochs: int = 5,
+                   out_dir=None, resume: bool = False, seed: int = 0, dt: float | None = None,
+                   engine: str = "auto", mismatch: float = 0.0, mismatch_seed: int = 0, lr: float | None = None,
+                   batch_size: int | None = None, train_subset: int | None = None, test_subset: int | None = None,
+                   checkpoint_every: int | None = None, progress: bool = False) -> TrainResult:
+    """Fine-tune the model file ``model`` (written by ``fpsnn train``) for chip ``target``.
+
+    The data set (``data``, default: the model's own), its encoder and the loss settings come from the
+    model file; ``epochs``, ``lr`` and ``batch_size`` override its hyper-parameters (the training
+    ``lr`` is kept when ``lr`` is None). Other arguments as in :class:`FineTuner`.
+    """
+    from . import datasets
+    from .cli import _model_context
+
+    for arg, value in (("epochs", epochs), ("train_subset", train_subset), ("test_subset", test_subset)):
+        if value is not None and (int(value) != value or value < (0 if arg == "epochs" else 1)):
+            raise ValueError(f"{arg} = {value}: must be an integer >= {0 if arg == 'epochs' else 1}")
+    net, metadata, name, enc, hyper = _model_context(model, data)
+    x, y = datasets.load(name, "train")
+    xt, yt = datasets.load(name, metadata.get("test_split", "test"))
+    if enc.n_inputs(x.shape[1]) != net.n_inputs:
+        raise ValueError(f"--data {name}: encodes to {enc.n_inputs(x.shape[1])} inputs, the model has {net.n_inputs}")
+    changes = {"epochs": int(epochs)}
+    if lr is not None:
+        changes["lr"] = lr
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    hyper = hyper.replace(**changes)
+    tuner = FineTuner(net, hyper, (enc(x[:train_subset]), y[:train_subset]), target, mode=mode,
+                      test=(enc(xt[:test_subset]), yt[:test_subset]), dt=dt, engine=engine, mismatch=mismatch,
+                      mismatch_seed=mismatch_seed, seed=seed, out_dir=out_dir, checkpoint_every=checkpoint_every,
+                      progress=progress, metadata={"dataset": name, "encoder": enc.to_dict(),
+                                                   "source_model": str(model), "train_subset": train_subset,
+                                                   "test_subset": test_subset})
+    return tuner.fit(resume=resume)
+
+
+def configure_cli(p) -> None:
+    """Arguments of ``fpsnn hil`` (see :func:`fine_tune_file`)."""
+    from .datasets import NAMES
+
+    p.add_argument("model", help="model file written by 'fpsnn train'")
+    p.add_argument("--target", required=True, help="chip name (see hw_configs/), e.g. xylo-audio2, loihi2")
+    p.add_argument("--data", choices=NAMES, help="data set (default: the one in the model file)")
+    p.add_argument("--epochs", type=int, default=5, help="fine-tuning epochs (default 5)")
+    p.add_argument("--mode", choices=MODES, default="hil",
+                   help="hil: measure on the target; qat: offline, exact simulation of the quantized network")
+    p.add_argument("--engine", choices=("auto", "emulator", "vendor", "board"), default="auto",
+                   help="which engine of the target runs the minibatches (default auto)")
+    p.add_argument("--dt", type=float, help="chip step in the model's time units (default t_max / 128)")
+    p.add_argument("--mismatch", type=float, default=0.0, metavar="S",
+                   help="emulate device mismatch of relative spread S (e.g. 0.1) on the target")
+    p.add_argument("--mismatch-seed", type=int, default=0, help="which emulated device (seed of the mismatch)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
+    p.add_argument("--batch-size", type=int, help="minibatch size (default: the model's)")
+    p.add_argument("--train-subset", type=int, metavar="N", help="use only the first N training samples")
+    p.add_argument("--test-subset", type=int, metavar="N", help="measure only the first N test samples per epoch")
+    p.add_argument("--checkpoint-every", type=int, metavar="B", help="also checkpoint every B minibatches")
+    p.add_argument("--seed", type=int, default=0, help="minibatch shuffling seed (default 0)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/hil-<target>-seed<seed>)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.fpsnn if present")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_cli(args) -> int:
+    """``fpsnn hil``: exit 0 when done, 3 when the target was lost (resume with ``--resume``)."""
+    import json
+    import sys
+
+    out = Path(args.out) if args.out else Path("runs") / f"{args.mode}-{args.target}-seed{args.seed}"
+    t0 = time.perf_counter()
+    try:
+        result = fine_tune_file(args.model, args.target, data=args.data, mode=args.mode, epochs=args.epochs,
+                                out_dir=out, resume=args.resume, seed=args.seed, dt=args.dt, engine=args.engine,
+                                mismatch=args.mismatch, mismatch_seed=args.mismatch_seed, lr=args.lr,
+                                batch_size=args.batch_size, train_subset=args.train_subset,
+                                test_subset=args.test_subset, checkpoint_every=args.checkpoint_every,
+                                progress=not args.no_progress)
+    except TargetLost as exc:
+        print(f"fpsnn: error: {exc}", file=sys.stderr)
+        return 3
+    first, final = result.history[0], result.final
+    summary = {"model": str(result.model_path), "target": args.target, "mode": args.mode, "epochs": result.epochs,
+               "test_accuracy_before": first.get("test_accuracy"), "test_accuracy": final.get("test_accuracy"),
+               "history": result.history, "wall_s": time.perf_counter() - t0}
+    if args.json:
+        print(json.dumps(summary, default=io._json_default))
+    else:
+        print(f"{args.mode} on {args.target}: {result.epochs} epochs, test accuracy "
+              f"{100 * (first.get('test_accuracy') or 0):.2f} % -> {100 * (final.get('test_accuracy') or 0):.2f} %, "
+              f"{summary['wall_s']:.1f} s -> {result.model_path}")
+    return 0
