@@ -192,7 +192,10 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
                 report["prediction"] = {"data": data_name, "skipped": why}
         if run_data is not None:
             engine = "board" if board else "auto"
-            res, wall = _run(backend, program, x, net.t_max, engine)
+            if emu is not None and not board and emu.engine == "vendor":
+                res, wall = emu, report["prediction"]["wall_s"]   # the prediction already ran the vendor simulator
+            else:
+                res, wall = _run(backend, program, x, net.t_max, engine)
             if res.note:
                 log(f"fpsnn: {target}: {res.note}; ran {res.engine_name} instead")
             run = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_acc,

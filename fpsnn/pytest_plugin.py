@@ -1,11 +1,31 @@
 """pytest plugin shipped with fpsnn (registered through the ``pytest11`` entry point).
 
-Helpers for a user's own CI: compare spike trains exactly, and (with the deployment backends) check
-that a trained network still fits and still scores on a chip emulator, without a board.
+For a user's own CI: check that a trained network still deploys to a chip and still scores, on
+fpsnn's bit-accurate emulators, without a board::
+
+    from fpsnn.pytest_plugin import assert_fits, assert_accuracy_within
+
+    def test_my_model_still_deploys():
+        assert_fits("model.fpsnn", "xylo-audio2")
+        assert_accuracy_within("model.fpsnn", "xylo-audio2", "yinyang", points=0.5)
+
+    def test_on_every_chip(fpsnn_emulator):          # one test per digital target (see --fpsnn-target)
+        program, _ = fpsnn_emulator.compile(net)
+        result = fpsnn_emulator.run(program, x, t_max=net.t_max)
+
+Helpers: :func:`assert_fits`, :func:`assert_accuracy_within`, :func:`assert_spikes_equal`.
+Fixtures: ``fpsnn_target`` (a target name; tests using it run once per target given with
+``--fpsnn-target NAME`` (repeatable), default every target with a bit-accurate emulator) and
+``fpsnn_emulator`` (a :class:`TargetEmulator` for that target). Only numpy is imported when pytest
+loads the plugin; fpsnn's backends load when a helper runs.
 """
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+__all__ = ["assert_spikes_equal", "assert_fits", "assert_accuracy_within", "TargetEmulator",
+           "emulated_targets"]
 
 
 def assert_spikes_equal(a, b, what: str = "spikes") -> None:
@@ -25,3 +45,101 @@ def assert_spikes_equal(a, b, what: str = "spikes") -> None:
             first = tuple(int(i) for i in np.argwhere(diff)[0])
             raise AssertionError(f"{what}[{l}] differ at {first}: {x[first]} vs {y[first]} "
                                  f"({int(diff.sum())} entries differ)")
+
+
+def emulated_targets() -> list:
+    """Targets with a bit-accurate emulator (the digital chips), by name."""
+    from . import backends
+
+    return [name for name in backends.list() if backends.get(name).available("emulator")[0]]
+
+
+def assert_fits(model, target: str, dt: float | None = None):
+    """Assert ``model`` (a Network or a model file) maps onto ``target``; returns ``(program, report)``.
+
+    The failure message is the mapper's: it names the chip limit and the numbers.
+    """
+    from . import backends
+    from .deploy import load_network
+
+    net, _ = load_network(model)
+    try:
+        return backends.get(target).compile(net, dt=dt)
+    except ValueError as exc:
+        raise AssertionError(f"{target}: the network does not fit: {exc}") from None
+
+
+def assert_accuracy_within(model, target: str, data, points: float, engine: str = "emulator",
+                           dt: float | None = None, subset: int | None = None) -> dict:
+    """Assert the accuracy on ``target`` is at most ``points`` percentage points below the float model's.
+
+    Args:
+        model: a Network or a model file.
+        target: a chip name (:func:`fpsnn.backends.list`).
+        data: data set name / ``"name:split"`` (default split test), or ``(x, y)`` encoded spike times
+            and labels (see :func:`fpsnn.deploy.load_data`).
+        points: allowed loss in percentage points (0.5 = half a point), >= 0.
+        engine: ``"emulator"`` (default, bit-accurate, no vendor software needed), ``"vendor"`` or ``"auto"``.
+        subset: first ``subset`` samples only.
+
+    Returns:
+        ``{"accuracy", "float_accuracy", "loss_points", "engine_name", "samples"}``.
+    """
+    from . import backends
+    from .deploy import _float_accuracy, accuracy, load_data, load_network
+
+    if not (np.isfinite(points) and points >= 0):
+        raise ValueError(f"points = {points}: must be finite and >= 0 (percentage points)")
+    net, metadata = load_network(model)
+    backend = backends.get(target)
+    program, _ = assert_fits(net, target, dt)
+    x, y, name = load_data(data, metadata, subset)
+    res = backend.run(program, x, engine=engine, t_max=net.t_max)
+    acc, ref = accuracy(res.first_spikes(), y), _float_accuracy(net, x, y)
+    loss = 100.0 * (ref - acc)
+    out = {"accuracy": acc, "float_accuracy": ref, "loss_points": loss, "engine_name": res.engine_name,
+           "samples": int(len(y))}
+    assert loss <= points, (f"{target} ({res.engine_name}) on {name}: accuracy {100 * acc:.2f} % vs float "
+                            f"{100 * ref:.2f} %: loses {loss:.2f} points, more than the allowed {points}")
+    return out
+
+
+class TargetEmulator:
+    """The bit-accurate emulator of one target: ``compile(model)`` then ``run(program, x, t_max)``."""
+
+    def __init__(self, target: str):
+        from . import backends
+
+        self.target = target
+        self.backend = backends.get(target)
+        ok, why = self.backend.available("emulator")
+        if not ok:
+            raise ValueError(f"target: {target} has no bit-accurate emulator ({why})")
+
+    def compile(self, model, dt: float | None = None):
+        """``(program, report)``; AssertionError naming the limit when the model does not fit."""
+        return assert_fits(model, self.target, dt)
+
+    def run(self, program, x, t_max: float):
+        """:class:`fpsnn.backends.RunResult` of the emulator on input spike times ``x``."""
+        return self.backend.run(program, x, engine="emulator", t_max=t_max)
+
+
+# ------------------------------------------------------------------------------------------ pytest hooks
+def pytest_addoption(parser):
+    group = parser.getgroup("fpsnn")
+    group.addoption("--fpsnn-target", action="append", default=None, metavar="NAME",
+                    help="chip target for tests using the fpsnn_target / fpsnn_emulator fixtures "
+                         "(repeatable; default: every target with a bit-accurate emulator)")
+
+
+def pytest_generate_tests(metafunc):
+    if "fpsnn_target" in metafunc.fixturenames:
+        targets = metafunc.config.getoption("fpsnn_target") or emulated_targets()
+        metafunc.parametrize("fpsnn_target", targets)
+
+
+@pytest.fixture
+def fpsnn_emulator(fpsnn_target) -> TargetEmulator:
+    """The emulator of the current ``fpsnn_target``."""
+    return TargetEmulator(fpsnn_target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 
 import numpy as np
 
@@ -26,9 +27,16 @@ INSTALL_HINT = ("DynapSim needs rockpool and jax (CPU): pip install 'rockpool==3
 _JITTED = {}
 
 
+def _present(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (``sys.modules[m] = None`` blocks it)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
 def available() -> tuple[bool, str]:
     """``(True, "")`` when rockpool and jax can be found (without importing them)."""
-    missing = [m for m in ("rockpool", "jax") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("rockpool", "jax") if not _present(m)]
     return (False, f"{' and '.join(missing)} not installed; {INSTALL_HINT}") if missing else (True, "")
 
 
