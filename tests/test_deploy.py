@@ -1,0 +1,141 @@
+"""fpsnn deploy / emulate and the pytest plugin, on Yin-Yang data, with the real vendor simulators.
+
+The model is built directly (training is tested elsewhere); it is saved with the Yin-Yang metadata a
+trained model carries, so the data, encoder and report paths are the real ones."""
+import argparse
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import fpsnn
+from fpsnn import datasets, deploy, io
+from fpsnn.losses import predict
+from fpsnn.pytest_plugin import assert_accuracy_within, assert_fits
+
+SUBSET = 48
+
+
+def _yinyang_net(n_hid=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return fpsnn.Network(weights=[rng.normal(1.5, 0.8, (5, n_hid)), rng.normal(0.6, 0.6, (n_hid, 3))],
+                         alpha=0.999, beta=1.0, theta=1.0, t_max=2.0)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    spec = datasets.spec("yinyang")
+    path = tmp_path_factory.mktemp("model") / "model.fpsnn"
+    io.save_model(path, _yinyang_net(), metadata={"dataset": "yinyang", "encoder": spec.encoder(spec.hyper).to_dict()})
+    return path
+
+
+def _cli(argv, configure, run, capsys):
+    """Run the deploy/emulate command glue as the CLI does (argparse + ValueError -> exit 2)."""
+    p = argparse.ArgumentParser()
+    configure(p)
+    args = p.parse_args(argv)
+    try:
+        code = run(args)
+    except ValueError as exc:
+        print(f"fpsnn: error: {exc}", file=sys.stderr)
+        code = 2
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_deploy_xylo_writes_artifacts_and_xylosim_matches_the_emulator(model_file, tmp_path, capsys):
+    code, out, err = _cli([str(model_file), "--target", "xylo-audio2", "--out", str(tmp_path), "--run", "yinyang",
+                           "--subset", str(SUBSET), "--json"], deploy.configure_deploy, deploy.run_deploy, capsys)
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["target"] == "xylo-audio2" and rep["engine"] == "vendor" and "xylosim" in rep["engine_name"]
+    assert rep["run"]["spikes_identical_to_emulator"] == {"samples": SUBSET, "identical": SUBSET}
+    assert rep["prediction"]["engine"] == "emulator" and rep["prediction"]["accuracy"] == rep["accuracy"]
+    assert 0 <= rep["accuracy"] <= 1 and 0 <= rep["float_accuracy"] <= 1
+    assert rep["resources"]["hidden_neurons"] == [12, 1000] and rep["resources"]["max_fan_out"] == [3, 64]
+    assert rep["quantization"]["chip"] == "xylo-audio2"
+    assert (tmp_path / "xylo_spec.json").is_file()
+    assert json.loads((tmp_path / "report.json").read_text())["accuracy"] == rep["accuracy"]
+
+
+def test_deploy_loihi_runs_lava_fixed_pt_identical_to_the_emulator(model_file, tmp_path):
+    rep = deploy.deploy(model_file, "loihi2", tmp_path, run_data="yinyang:validation", subset=8)
+    assert "fixed_pt" in rep["engine_name"] and rep["run"]["data"] == "yinyang:validation"
+    assert rep["run"]["spikes_identical_to_emulator"] == {"samples": 8, "identical": 8}
+    doc = json.loads((tmp_path / "loihi_program.json").read_text())
+    from fpsnn.backends.emulator import LoihiProgram
+
+    back = LoihiProgram(layers=doc["layers"], recurrent=doc["recurrent"], dt=doc["dt"])
+    assert back.sizes == (12, 3)
+
+
+def test_deploy_without_xylosim_says_so_and_runs_the_emulator(model_file, tmp_path, monkeypatch):
+    for mod in ("xylosim", "xylosim.v1", "xylosim.v2"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    lines = []
+    rep = deploy.deploy(model_file, "xylo-imu", tmp_path, run_data="yinyang", subset=8, log=lines.append)
+    assert rep["engine"] == "emulator" and "spikes_identical_to_emulator" not in rep["run"]
+    assert len(lines) == 1 and "xylosim is not installed" in lines[0] and "ran fpsnn Xylo emulator" in lines[0]
+
+
+def test_board_request_without_board_stops_with_one_line(model_file, tmp_path, capsys):
+    code, out, err = _cli([str(model_file), "--target", "xylo-audio3", "--out", str(tmp_path / "b"), "--run", "yinyang",
+                           "--board"], deploy.configure_deploy, deploy.run_deploy, capsys)
+    assert code == 3 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "samna is not installed" in err
+    assert not (tmp_path / "b").exists()          # stopped before writing anything
+
+
+def test_model_that_does_not_fit_stops_with_the_limit(tmp_path, capsys):
+    big = tmp_path / "big.fpsnn"
+    io.save_model(big, _yinyang_net(n_hid=150), metadata={"dataset": "yinyang"})
+    code, out, err = _cli([str(big), "--target", "xylo-imu", "--out", str(tmp_path / "o")],
+                          deploy.configure_deploy, deploy.run_deploy, capsys)
+    assert code == 2 and "input_targets" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _cli([str(big), "--target", "dynapse2", "--out", str(tmp_path / "o")],
+                        deploy.configure_deploy, deploy.run_deploy, capsys)
+    assert code == 2 and "max_fan_in" in err
+
+
+def test_emulate_reports_accuracy_and_refuses_the_analog_target(model_file, capsys):
+    code, out, err = _cli([str(model_file), "--target", "xylo-audio2", "--subset", "16", "--json"],
+                          deploy.configure_emulate, deploy.run_emulate, capsys)
+    r = json.loads(out)
+    assert code == 0 and r["engine"] == "emulator" and r["samples"] == 16 and r["data"] == "yinyang:test"
+    code, _, err = _cli([str(model_file), "--target", "dynapse2"], deploy.configure_emulate, deploy.run_emulate, capsys)
+    assert code == 2 and "no bit-accurate emulator" in err
+    with pytest.raises(ValueError, match="data: unknown data set 'mnist'"):
+        deploy.emulate(model_file, "loihi2", data="mnist")
+    with pytest.raises(ValueError, match="subset = 0"):
+        deploy.emulate(model_file, "loihi2", subset=0)
+
+
+# ------------------------------------------------------------------------------------------- the plugin
+def test_assert_fits_names_the_limit():
+    program, report = assert_fits(_yinyang_net(), "xylo-audio3")
+    assert report.chip == "xylo-audio3"
+    with pytest.raises(AssertionError, match="xylo-imu: the network does not fit: .*input_targets"):
+        assert_fits(_yinyang_net(n_hid=150), "xylo-imu")
+
+
+def test_assert_accuracy_within_passes_and_fails():
+    net = _yinyang_net()
+    spec = datasets.spec("yinyang")
+    x = spec.encoder(spec.hyper)(datasets.load("yinyang", "test")[0][:64])
+    labels = predict(net.simulate(x).first_spikes())          # the float model is 100 % right by construction
+    ok = assert_accuracy_within(net, "xylo-audio2", (x, labels), points=100)
+    assert ok["float_accuracy"] == 1.0 and ok["samples"] == 64
+    # a coarse chip step (t_max / 8) moves first spikes across each other: the loss must be caught
+    with pytest.raises(AssertionError, match="loses .* points, more than the allowed 0"):
+        assert_accuracy_within(net, "xylo-audio2", (x, labels), points=0, dt=0.25)
+
+
+def test_per_target_emulator_fixture(fpsnn_emulator, fpsnn_target):
+    net = _yinyang_net()
+    program, report = fpsnn_emulator.compile(net)
+    x = np.random.default_rng(0).uniform(0.15, 2.0, (4, 5))
+    res = fpsnn_emulator.run(program, x, t_max=net.t_max)
+    assert res.engine == "emulator" and report.chip == fpsnn_target
+    assert [t.shape[:2] for t in res.times] == [(4, 12), (4, 3)]
