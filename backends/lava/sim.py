@@ -96,12 +96,11 @@ def run_lava_fixed_pt(program: LoihiProgram, raster, record: bool = True) -> Emu
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
     from lava.proc.monitor.process import Monitor
 
     total = batch * steps
     data = np.ascontiguousarray(x.reshape(total, n_in).T.astype(np.int32))
-    from lava.proc.io.source import RingBuffer
-
     source = RingBuffer(data=data)
     lifs, denses = _build_layers(program, source.s_out)
     # A Lava Monitor can probe one Var or port only (a second probe breaks compilation in 0.10).
@@ -149,6 +148,11 @@ def run_lava_board(program: LoihiProgram, raster, **run_cfg_kwargs) -> EmulatorR
         raise ImportError(LAVA_LOIHI_HINT)
     x = program.check_raster(raster)
     batch, steps, n_in = x.shape
+    for l, layer in enumerate(program.layers):
+        for key in ("du", "dv", "vth"):
+            if np.unique(layer[key]).size > 1:
+                raise ValueError(f"program: layers[{l}].{key} differs between neurons, but Lava's LIF has one "
+                                 f"{key} per population; split the layer into populations of equal {key}")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.proc.embedded_io.spike import NxToPyAdapter, PyToNxAdapter
@@ -157,7 +161,7 @@ def run_lava_board(program: LoihiProgram, raster, **run_cfg_kwargs) -> EmulatorR
 
     spikes = []
     for b in range(batch):
-        # One graph per sample: on the chip, Var.set between runs is not a reliable state reset.
+        # A fresh graph per sample: no assumption about resetting chip state through Var.set.
         source = RingBuffer(data=np.ascontiguousarray(x[b].T.astype(np.int32)))
         to_chip = PyToNxAdapter(shape=(n_in,))
         source.s_out.connect(to_chip.inp)
