@@ -15,6 +15,7 @@ on a chip replace simulated ones.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numba
@@ -54,6 +55,14 @@ class SimulationResult:
     def spike_counts(self, layer: int = -1) -> np.ndarray:
         """Number of spikes of every neuron of ``layer``, ``(batch, n_l)`` int."""
         return np.isfinite(self.times[layer]).sum(axis=2)
+
+
+def debug_enabled(debug: bool = False) -> bool:
+    """``debug`` or the environment variable ``FPSNN_DEBUG`` set to anything but "" / "0".
+
+    The test suite sets it, so every simulation in every test checks Theorem 4.
+    """
+    return bool(debug) or os.environ.get("FPSNN_DEBUG", "") not in ("", "0")
 
 
 def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
@@ -201,7 +210,8 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
         net: the network.
         x: input spike times, ``(batch, n_in)`` or ``(batch, n_in, k)``, time units, +inf = no spike.
         debug: also verify Theorem 4 on the result (every spike's own slope dV/dt > 0 at its time and
-            the firing equation V = theta holds); raises AssertionError otherwise.
+            the firing equation V = theta holds); raises AssertionError otherwise. Also switched on
+            by the environment variable ``FPSNN_DEBUG=1``.
     """
     inputs = check_input_times(x, net.n_inputs)
     times, capped = [], []
@@ -220,7 +230,7 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
         times.append(prev)
         capped.append(int(n_capped.sum()))
     res = SimulationResult(inputs=inputs, times=times, n_capped=capped)
-    if debug:
+    if debug_enabled(debug):
         from .gradients import check_theorem4
         check_theorem4(net, res.inputs, res.times)
     return res
