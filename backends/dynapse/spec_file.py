@@ -9,7 +9,8 @@ and ``"sim"`` for ``dynapsim_net_from_spec`` (float weights in units of ``Iscale
     import json, numpy as np
     from rockpool.devices.dynapse import dynapsim_net_from_spec
     spec = json.load(open("dynapse_spec.json"))["sim"]
-    net = dynapsim_net_from_spec(**{k: np.asarray(v) if k.startswith("weights") else v for k, v in spec.items()})
+    net = dynapsim_net_from_spec(**{k: np.asarray(v) if k.startswith("weights") or k == "core_map" else v
+                                    for k, v in spec.items()})   # a list core_map fails inside Rockpool
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def load_spec(path, target: str = "sim") -> dict:
     if not isinstance(doc, dict) or doc.get("fpsnn", {}).get("format") != SPEC_FORMAT:
         raise ValueError(f"{path}: not a DYNAP-SE2 specification of format {SPEC_FORMAT}")
     spec = dict(doc[target])
-    for k in ("weights_in", "weights_rec", "sign_in", "sign_rec"):
+    # core_map too: dynapsim_net_from_spec compares it with `==` and fails on a list (Rockpool gotcha)
+    for k in ("weights_in", "weights_rec", "sign_in", "sign_rec", "core_map"):
         if k in spec:
             spec[k] = np.asarray(spec[k])
     return spec

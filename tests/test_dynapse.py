@@ -1,0 +1,161 @@
+"""DYNAP-SE2: mapping to Rockpool's DynapSE2 specification, and runs in Rockpool's DynapSim (jax CPU).
+
+DynapSim is analog (not bit-accurate), so the end-to-end checks compare with the float network
+statistically. Every DynapSim run here has the same shape (one chunk of 64 samples, 5 inputs, 13
+neurons, same steps), so jax compiles the simulation once for the whole module."""
+import sys
+
+import numpy as np
+import pytest
+
+import fpsnn
+from fpsnn import backends, datasets, timegrid
+from fpsnn.backends.dynapse.mapping import CONSTANTS, NEURONS_PER_CORE, quantize_dynapse, tau_to_itau
+from fpsnn.backends.stepped import input_raster
+
+CHIP = "dynapse2"
+DT = 2.0 / 128
+
+
+def _net(n_hid=10, seed=0, w_out=None):
+    rng = np.random.default_rng(seed)
+    return fpsnn.Network(weights=[rng.normal(1.5, 0.8, (5, n_hid)),
+                                  rng.normal(0.6, 0.6, (n_hid, 3)) if w_out is None else w_out],
+                         alpha=0.999, beta=1.0, theta=1.0, t_max=2.0)
+
+
+def _yinyang_x(n=64):
+    spec = datasets.spec("yinyang")
+    return spec.encoder(spec.hyper)(datasets.load("yinyang", "test")[0][:n])
+
+
+# ------------------------------------------------------------------------------------------- mapping
+def test_currents_reproduce_the_time_constants_under_dynapsim_relation():
+    net = fpsnn.Network(weights=[np.ones((5, 4)), np.ones((4, 3))], alpha=[2.0, 0.5], beta=[1.0, 0.25],
+                        theta=1.0, t_max=2.0)
+    program, report = quantize_dynapse(net, CHIP, DT, time_unit_s=0.01)
+    kappa = (CONSTANTS["kappa_n"] + CONSTANTS["kappa_p"]) / 2
+    tau_of = lambda itau, cap: (CONSTANTS["Ut"] / kappa) * cap / itau      # DynapSim's own formula
+    np.testing.assert_allclose(tau_of(program.currents["Itau_syn"], CONSTANTS["C_syn"]), [0.005, 0.02])
+    np.testing.assert_allclose(tau_of(program.currents["Itau_mem"], CONSTANTS["C_mem"]), [0.01, 0.04])
+    np.testing.assert_allclose(program.currents["Igain_syn"], 100 * program.currents["Itau_syn"])
+    np.testing.assert_allclose(tau_to_itau(0.01, 3e-12), 25e-3 / kappa * 3e-12 / 0.01)
+    assert program.dt_s == pytest.approx(DT * 0.01)
+    assert any("analog target" in line for line in report.binding_limits)
+
+
+def test_layers_get_their_own_cores_and_weights_are_4bit_masks():
+    w_out = np.zeros((300, 3))
+    w_out[:60] = np.random.default_rng(1).normal(0.5, 0.5, (60, 3))
+    net = _net(n_hid=300, w_out=w_out)
+    program, report = quantize_dynapse(net, CHIP, DT)
+    assert program.n_cores == 3 and np.bincount(program.core_map).tolist() == [NEURONS_PER_CORE, 44, 3]
+    for m, s in ((program.masks_in, program.signs_in), (program.masks_rec, program.signs_rec)):
+        assert m.min() >= 0 and m.max() == 15
+        assert np.all((s == 0) == (m == 0)) and set(np.unique(s)) <= {-1, 0, 1}
+    # the quantized hidden weights are within half a code of the unquantized mapping
+    w_in, _ = program.weights()
+    exact = net.weights[0] * report.weight_scale[0][None, :]
+    step = program.iw0[program.core_map[:300]] / program.Iscale
+    assert np.all(np.abs(w_in[:, :300] - exact) <= 0.5 * step[None, :] + 1e-12)
+    config = program.spec("config")
+    assert len(config["weights_in"]) == 3 and len(config["Itau_mem"]) == 3
+    for k in range(4):
+        np.testing.assert_allclose(config[f"Iw_{k}"], np.asarray(config["Iw_0"]) * 2 ** k)
+    assert not np.any(config["weights_in"][1][:, program.core_map != 1])     # a core holds only its columns
+
+
+def test_mapping_refuses_what_the_chip_cannot_hold():
+    with pytest.raises(ValueError, match="max_fan_in"):
+        quantize_dynapse(_net(n_hid=65), CHIP, DT)
+    readout = fpsnn.Network(weights=[np.ones((5, 4)), np.ones((4, 3))], theta=[1.0, np.inf], t_max=2.0)
+    with pytest.raises(ValueError, match="read-out layer"):
+        quantize_dynapse(readout, CHIP, DT)
+    with pytest.raises(ValueError, match="synaptic pulse"):
+        quantize_dynapse(_net(), CHIP, 1e-5, time_unit_s=1e-3)
+    with pytest.raises(ValueError, match="xylo-audio2 is a xylo chip"):
+        quantize_dynapse(_net(), "xylo-audio2", DT)
+
+
+def test_without_jax_no_engine_runs_and_the_line_says_what_to_install(monkeypatch):
+    b = backends.get(CHIP)
+    monkeypatch.setitem(sys.modules, "jax", None)
+    program, report = b.compile(_net())
+    assert any("not calibrated" in line for line in report.binding_limits)
+    with pytest.raises(RuntimeError, match="no engine can run here.*jax not installed.*pip install"):
+        b.run(program, _yinyang_x(4), t_max=2.0)
+    ok, why = b.available("emulator")
+    assert not ok and "analog" in why
+
+
+# ------------------------------------------------------------------------------------------- DynapSim
+@pytest.fixture(scope="module")
+def calibrated():
+    b = backends.get(CHIP)
+    net = _net()
+    program, report = b.compile(net)            # fits the gains in DynapSim
+    return b, net, program, report
+
+
+def _first_error(net, layer_times, exact, layer):
+    t = lambda a: np.where(np.isfinite(a[:, :, 0]), a[:, :, 0], net.t_max)
+    return float(np.mean(np.abs(t(layer_times) - t(exact.times[layer]))))
+
+
+def test_dynapsim_runs_the_mapped_network_and_calibration_helps(calibrated):
+    b, net, program, report = calibrated
+    x = _yinyang_x()
+    res = b.run(program, x, t_max=net.t_max)
+    assert res.engine == "vendor" and "DynapSim" in res.engine_name and res.note == ""
+    assert [r.shape for r in res.rasters][0][1:] == (timegrid.n_steps(2.0, DT) + 2, 10)
+    exact = net.simulate(x)
+    fitted = _first_error(net, res.times[0], exact, 0)
+    plain, _ = quantize_dynapse(net, CHIP, DT)                    # gains 1: the analytic mapping
+    unfitted = _first_error(net, b.run(plain, x, t_max=2.0).times[0], exact, 0)
+    assert fitted < unfitted
+    assert fitted < 0.25 * net.t_max                                 # first spikes track the float network
+    assert int(res.rasters[0].sum()) > 0 and int(res.rasters[1].sum()) > 0
+    assert any("weight gains fitted" in line for line in report.binding_limits)
+
+
+def test_spec_file_rebuilds_the_same_dynapsim_network(calibrated, tmp_path):
+    import jax
+    from rockpool.devices.dynapse import dynapsim_net_from_spec
+
+    from fpsnn.backends.dynapse.sim import CHUNK, run_dynapsim
+    from fpsnn.backends.dynapse.spec_file import load_spec
+
+    b, net, program, _ = calibrated
+    (path,) = b.write_artifacts(program, tmp_path)
+    spec = load_spec(path, "sim")
+    assert spec["dt"] == pytest.approx(program.dt_s) and spec["n_cluster"] == 2
+    raster = input_raster(_yinyang_x(), 5, DT, 2.0, latency=2).astype(np.float32)
+    rebuilt = dynapsim_net_from_spec(**spec)
+    out = np.asarray(jax.jit(lambda m, r: m(r, record=False)[0])(rebuilt, raster[:CHUNK]))
+    ours = run_dynapsim(program, raster)
+    np.testing.assert_array_equal(out[:, :, :10], ours.spikes[0])
+    np.testing.assert_array_equal(out[:, :, 10:], ours.spikes[1])
+    assert len(load_spec(path, "config")["sign_in"]) == 2
+
+
+def test_dynapsim_lone_inhibition_has_no_effect(calibrated):
+    """Documents the reported DynapSim limit: inhibitory input in a step without excitation is clipped."""
+    from fpsnn.backends.dynapse.sim import run_dynapsim
+
+    _, net, _, _ = calibrated
+    w_in = np.zeros((5, 10))
+    w_in[0] = 3.0       # excitation from input 0
+    w_in[1] = -3.0      # inhibition from input 1
+    inhib = fpsnn.Network(weights=[w_in, net.weights[1]], alpha=0.999, beta=1.0, theta=1.0, t_max=2.0)
+    program, _ = quantize_dynapse(inhib, CHIP, DT)
+    x = np.full((64, 5), np.inf)
+    x[:, 0] = 0.5
+    with_inh = x.copy()
+    with_inh[:, 1] = 0.3          # arrives alone, before the excitation
+    same_step = x.copy()
+    same_step[:, 1] = 0.5         # arrives with the excitation: cancels it
+    run = lambda xx: run_dynapsim(program, input_raster(xx, 5, DT, 2.0, latency=2)).spikes[0]
+    base = run(x)
+    assert base.sum() > 0
+    np.testing.assert_array_equal(run(with_inh), base)
+    assert run(same_step).sum() < base.sum()
