@@ -1,0 +1,201 @@
+#!/usr/bin/env python
+"""Yin-Yang on Xylo Audio 2 and Loihi 2 emulators: float, quantized, QAT and hardware-in-the-loop accuracy.
+
+Per seed (the seed sets the float initialisation, the minibatch order and the emulated device):
+
+1. train a float network (cached in ``--cache``, so a rerun with more chips or spreads skips it);
+2. per chip: test accuracy of the float network deployed as is (plain quantization); after offline
+   quantization-aware fine-tuning (``mode="qat"``, no chip); after in-the-loop fine-tuning on the
+   chip emulator starting from the QAT network (``mode="hil"``);
+3. per chip and mismatch spread (``--spreads``): the QAT network deployed on a device with that
+   mismatch (device seed = run seed), before and after in-the-loop fine-tuning on that device.
+   "Before" is exactly "offline fine-tuning on the unperturbed model", the baseline HIL must beat.
+
+Every accuracy is measured on the emulator (bit-accurate integer arithmetic, time grid
+``dt = t_max / 128``) on the first ``--test-subset`` test samples, except "float" (exact
+continuous-time simulation). Output: a Markdown table (mean +- std over seeds), optionally one JSON
+object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
+
+    python tools/reproduce_hil.py --seeds 2 --epochs 2 --train-subset 300        # a quick look
+    python tools/reproduce_hil.py --seeds 10 --json --plot hil.png                # the table (long)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHIPS = ("xylo-audio2", "loihi2")
+
+
+def _float_model(seed, hyper, train, test, cache: Path | None):
+    from fpsnn import io
+    from fpsnn.train import Trainer
+
+    path = None
+    if cache is not None:
+        tag = f"h{hyper.hidden[0]}-e{hyper.epochs}-lr{hyper.lr:g}-b{hyper.batch_size}-n{len(train[1])}"
+        path = cache / f"float-{tag}-seed{seed}.fpsnn"
+        if path.exists():
+            return io.load_model(path)[0]
+    net = Trainer(hyper, train, test, n_classes=3, seed=seed, progress=False).fit().net
+    if path is not None:
+        io.save_model(path, net, {"seed": seed, "hyper": hyper.to_dict()})
+    return net
+
+
+def run_seed(seed: int, args, log=print) -> dict:
+    from fpsnn import datasets, hil
+    from fpsnn.train import evaluate
+
+    spec = datasets.spec("yinyang")
+    hyper = spec.hyper.replace(hidden=(args.hidden,), lr=args.float_lr, batch_size=args.batch_size,
+                               epochs=args.float_epochs)
+    enc = spec.encoder(hyper)
+    x, y = datasets.load("yinyang", "train")
+    xt, yt = datasets.load("yinyang", "test")
+    train = (enc(x[:args.train_subset]), y[:args.train_subset])
+    test = (enc(xt[:args.test_subset]), yt[:args.test_subset])
+    t0 = time.perf_counter()
+    net = _float_model(seed, hyper, train, test, args.cache)
+    out = {"seed": seed, "float": evaluate(net, *test)["accuracy"], "float_s": time.perf_counter() - t0}
+    log(f"seed {seed}: float {100 * out['float']:.1f} %")
+    ft = hyper.replace(epochs=args.epochs, lr=args.lr)
+    for chip in args.chips:
+        r = {"plain": hil.evaluate_on(chip, net, *test, hyper)["accuracy"]}
+        qat = hil.FineTuner(net, ft, train, chip, mode="qat", seed=seed).fit().net
+        r["qat"] = hil.evaluate_on(chip, qat, *test, hyper)["accuracy"]
+        run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed).fit()
+        r["hil"] = run.final["test_accuracy"]
+        r["hil_curve"] = [row["test_accuracy"] for row in run.history]
+        r["hil_bad_slopes"] = sum(row["n_bad_slopes"] for row in run.history)
+        for spread in args.spreads:
+            device = hil.resolve_target(chip, spread, mismatch_seed=seed)
+            before = hil.evaluate_on(device, qat, *test, hyper)["accuracy"]
+            run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed, mismatch=spread,
+                                mismatch_seed=seed).fit()
+            r[f"mismatch{spread:g}"] = {"before": before, "after": run.final["test_accuracy"],
+                                        "curve": [row["test_accuracy"] for row in run.history]}
+        out[chip] = r
+        log(f"seed {seed} {chip}: plain {100 * r['plain']:.1f}, qat {100 * r['qat']:.1f}, hil {100 * r['hil']:.1f}"
+            + "".join(f", mismatch {s:g}: {100 * r[f'mismatch{s:g}']['before']:.1f} -> "
+                      f"{100 * r[f'mismatch{s:g}']['after']:.1f}" for s in args.spreads))
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def _stat(values) -> tuple[float, float]:
+    v = 100 * np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std())
+
+
+def summarize(runs: list, args) -> dict:
+    table = {"float": _stat([r["float"] for r in runs])}
+    for chip in args.chips:
+        row = {k: _stat([r[chip][k] for r in runs]) for k in ("plain", "qat", "hil")}
+        row["hil_minus_float"] = _stat([r[chip]["hil"] - r["float"] for r in runs])
+        for s in args.spreads:
+            key = f"mismatch{s:g}"
+            before = np.array([r[chip][key]["before"] for r in runs])
+            after = np.array([r[chip][key]["after"] for r in runs])
+            ref = np.array([r[chip]["hil"] for r in runs])   # the unperturbed chip after HIL
+            lost = ref - before
+            row[key] = {"before": _stat(before), "after": _stat(after),
+                        "recovered_fraction": float(np.sum(after - before) / np.sum(lost)) if np.sum(lost) > 0 else None}
+        table[chip] = row
+    return table
+
+
+def markdown(table: dict, args) -> str:
+    f = lambda ms: f"{ms[0]:.2f} ± {ms[1]:.2f}"
+    lines = [f"Yin-Yang test accuracy (%), {args.seeds} seeds, mean ± std; 5-{args.hidden}-3, "
+             f"{args.train_subset} training / {args.test_subset} test samples, float {args.float_epochs} epochs, "
+             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = t_max / 128", "",
+             "| chip | float | plain quantization | QAT | HIL | HIL - float |", "|---|---|---|---|---|---|"]
+    for chip in args.chips:
+        r = table[chip]
+        lines.append(f"| {chip} | {f(table['float'])} | {f(r['plain'])} | {f(r['qat'])} | {f(r['hil'])} | "
+                     f"{f(r['hil_minus_float'])} |")
+    if args.spreads:
+        lines += ["", "| chip | mismatch | QAT model on the device (offline baseline) | after HIL on the device | "
+                  "recovered fraction of the loss |", "|---|---|---|---|---|"]
+        for chip in args.chips:
+            for s in args.spreads:
+                m = table[chip][f"mismatch{s:g}"]
+                rec = "n/a" if m["recovered_fraction"] is None else f"{m['recovered_fraction']:.2f}"
+                lines.append(f"| {chip} | {100 * s:g} % | {f(m['before'])} | {f(m['after'])} | {rec} |")
+    return "\n".join(lines)
+
+
+def plot(runs: list, args, path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5 * len(args.chips), 4))
+    for i, chip in enumerate(args.chips):
+        ax = fig.add_subplot(1, len(args.chips), i + 1)
+        cases = [("no mismatch", [r[chip]["hil_curve"] for r in runs])]
+        cases += [(f"mismatch {100 * s:g} %", [r[chip][f"mismatch{s:g}"]["curve"] for r in runs]) for s in args.spreads]
+        for label, curves in cases:
+            c = 100 * np.array(curves)
+            ep = np.arange(c.shape[1])
+            ax.errorbar(ep, c.mean(axis=0), yerr=c.std(axis=0), marker="o", capsize=3, label=label)
+        ax.axhline(100 * np.mean([r["float"] for r in runs]), color="k", ls="--", lw=1, label="float")
+        ax.set_xlabel("in-the-loop epoch (0 = QAT network)")
+        ax.set_ylabel("test accuracy on the emulator (%)")
+        ax.set_title(f"{chip} ({len(runs)} seeds)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    FigureCanvasAgg(fig)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1), default 3")
+    p.add_argument("--epochs", type=int, default=3, help="QAT and HIL fine-tuning epochs (default 3)")
+    p.add_argument("--lr", type=float, default=0.002, help="fine-tuning learning rate (Adam), default 0.002")
+    p.add_argument("--float-epochs", type=int, default=20, help="float training epochs (default 20)")
+    p.add_argument("--float-lr", type=float, default=0.01, help="float training learning rate (default 0.01)")
+    p.add_argument("--hidden", type=int, default=30, help="hidden neurons (default 30)")
+    p.add_argument("--batch-size", type=int, default=50, help="minibatch size (default 50)")
+    p.add_argument("--train-subset", type=int, default=1000, help="training samples (default 1000 of 5000)")
+    p.add_argument("--test-subset", type=int, default=1000, help="test samples (default all 1000)")
+    p.add_argument("--chips", nargs="+", default=list(CHIPS), choices=CHIPS)
+    p.add_argument("--spreads", nargs="*", type=float, default=[0.1, 0.2], help="mismatch spreads (default 0.1 0.2)")
+    p.add_argument("--cache", type=Path, default=Path("runs/reproduce_hil"), help="float model cache directory")
+    p.add_argument("--plot", metavar="PNG", help="write accuracy vs in-the-loop epoch here")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (table on stderr)")
+    args = p.parse_args(argv)
+    for name in ("seeds", "epochs", "float_epochs", "hidden", "batch_size", "train_subset", "test_subset"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} = {getattr(args, name)}: must be >= 1")
+    if any(not 0 <= s <= 1 for s in args.spreads):
+        p.error(f"--spreads = {args.spreads}: each must be in [0, 1]")
+    t0 = time.perf_counter()
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)
+    runs = [run_seed(seed, args, log) for seed in range(args.seeds)]
+    table = summarize(runs, args)
+    md = markdown(table, args)
+    result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "table": table, "runs": runs, "wall_s": time.perf_counter() - t0}
+    if args.plot:
+        result["plot"] = str(plot(runs, args, args.plot))
+    if args.json:
+        print(md, file=sys.stderr)
+        print(json.dumps(result))
+    else:
+        print(md)
+        print(f"\n{result['wall_s']:.0f} s" + (f"; plot: {result['plot']}" if args.plot else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
