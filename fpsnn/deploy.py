@@ -77,13 +77,15 @@ def load_data(data, metadata: dict, subset: int | None = None):
 
 
 # --------------------------------------------------------------------------------------------- report parts
-def resources(net, chip) -> dict:
+def resources(net, chip, program=None) -> dict:
     """What ``net`` uses of ``chip`` (a :class:`fpsnn.chips.ChipDescription`): ``{what: [used, limit]}``.
 
     Counts come from the float network's non-zero pattern (what the mapper places): input channels,
     hidden neurons (all layers but the last), output neurons, synapses (non-zero weights, recurrent
     included), the largest fan-in of any neuron, the largest fan-out of any hidden neuron, layers.
-    A synapse limit of ``None`` means the chip sets none of its own.
+    A synapse limit of ``None`` means the chip sets none of its own. DYNAP-SE2 (a ``program`` with
+    ``destinations()``) limits a neuron's fan-out in destination cores, not synapses: its
+    ``max_fan_out`` counts cores, and ``cores`` is added.
     """
     ff = [np.asarray(w) != 0 for w in net.weights]
     rec = [None if r is None else np.asarray(r) != 0 for r in net.recurrent]
@@ -93,7 +95,12 @@ def resources(net, chip) -> dict:
         out = ff[l + 1].sum(axis=1) + (0 if rec[l] is None else rec[l].sum(axis=1))
         fan_out = max(fan_out, int(out.max()))
     synapses = sum(int(f.sum()) for f in ff) + sum(int(r.sum()) for r in rec if r is not None)
+    extra = {}
+    if program is not None and hasattr(program, "destinations"):
+        fan_out = int(program.destinations().max(initial=0))
+        extra["cores"] = [program.n_cores, chip.n_hidden // program.neurons_per_core]
     return {
+        **extra,
         "inputs": [int(net.n_inputs), chip.n_inputs],
         "hidden_neurons": [int(sum(net.sizes[:-1])), chip.n_hidden],
         "output_neurons": [int(net.sizes[-1]), chip.n_outputs],
@@ -173,7 +180,7 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         "target": target, "chip": backend.chip.name, "part": backend.chip.part,
         "model": str(model) if not hasattr(model, "weights") else "<Network>",
         "dt": float(qreport.dt), "engine": None, "engine_name": None, "accuracy": None,
-        "float_accuracy": None, "resources": resources(net, backend.chip), "quantization": qreport.to_dict(),
+        "float_accuracy": None, "resources": resources(net, backend.chip, program), "quantization": qreport.to_dict(),
         "prediction": None, "run": None, "artifacts": artifacts,
     }
     data_spec = run_data if run_data is not None else (metadata.get("dataset") if predict else None)
@@ -232,7 +239,7 @@ def emulate(model, target: str, data=None, dt: float | None = None, subset: int 
     res, wall = _run(backend, program, x, net.t_max, "emulator")
     return {"target": target, "data": data_name, "samples": int(len(y)), "dt": float(qreport.dt),
             "float_accuracy": _float_accuracy(net, x, y), **_engine_summary(res, y, wall),
-            "resources": resources(net, backend.chip)}
+            "resources": resources(net, backend.chip, program)}
 
 
 def _float_accuracy(net, x, y) -> float:

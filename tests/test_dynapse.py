@@ -159,3 +159,14 @@ def test_dynapsim_lone_inhibition_has_no_effect(calibrated):
     assert base.sum() > 0
     np.testing.assert_array_equal(run(with_inh), base)
     assert run(same_step).sum() < base.sum()
+
+
+def test_deploy_report_counts_destination_cores(tmp_path):
+    from fpsnn import deploy
+
+    b = backends.get(CHIP)
+    net = _net()
+    program, _ = quantize_dynapse(net, CHIP, DT)
+    res = deploy.resources(net, b.chip, program)
+    assert res["cores"] == [2, 16] and res["max_fan_out"] == [1, 4]    # every hidden neuron reaches the output core
+    assert res["max_fan_in"] == [10, 64] and res["synapses"][0] == 80

@@ -47,8 +47,8 @@ class DynapseBackend(Backend):
         gains, errors = calibrate_gains(net, self.chip, dt, self.time_unit_s, latency=net.n_layers)
         program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s, gains)
         report.binding_limits.append(
-            "weight gains fitted in DynapSim to the float first-spike times: "
-            + ", ".join(f"layer {l}: x{g:.3g} (mean |dt_first| {e:.3g})" for l, (g, e) in enumerate(zip(gains, errors))))
+            "weight gains fitted in DynapSim to the float network (first-spike times; output layer: class agreement): "
+            + ", ".join(f"layer {l}: x{g:.3g} (score {e:.3g})" for l, (g, e) in enumerate(zip(gains, errors))))
         return program, report
 
     def available(self, engine: str) -> tuple[bool, str]:

@@ -104,6 +104,7 @@ class DynapseProgram:
     dt: float
     time_unit_s: float
     gains: tuple = field(default_factory=tuple)
+    neurons_per_core = NEURONS_PER_CORE     # class constant, not a field
 
     @property
     def n_neurons(self) -> int:
@@ -117,6 +118,11 @@ class DynapseProgram:
     def dt_s(self) -> float:
         """The simulator's Euler step in seconds."""
         return self.dt * self.time_unit_s
+
+    def destinations(self) -> np.ndarray:
+        """Per neuron, how many distinct cores its spikes must reach (the chip allows 4 per neuron)."""
+        targets = self.masks_rec != 0
+        return np.array([np.unique(self.core_map[row]).size for row in targets], dtype=np.int64)
 
     def layer_slices(self) -> list:
         edges = np.cumsum((0,) + tuple(self.sizes))
