@@ -25,9 +25,9 @@ __all__ = ["DEFAULT_STEPS", "default_dt", "input_raster", "to_result"]
 DEFAULT_STEPS = 128
 
 
-def default_dt(net) -> float:
-    """The chip step used when none is given: ``net.t_max / DEFAULT_STEPS`` (network time units)."""
-    return float(net.t_max) / DEFAULT_STEPS
+def default_dt(net, steps: int = DEFAULT_STEPS) -> float:
+    """The chip step used when none is given: ``net.t_max / steps`` (network time units)."""
+    return float(net.t_max) / steps
 
 
 def input_raster(x, n_in: int, dt: float, t_max, latency: int) -> np.ndarray:

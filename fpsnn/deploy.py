@@ -148,7 +148,7 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         out_dir: folder for the artifacts (created).
         run_data: data to run on the target (see :func:`load_data`), or None for no run.
         board: run on the board (an error, not a fallback, when it is unavailable).
-        dt: chip step in the network's time unit; default ``t_max / 128``.
+        dt: chip step in the network's time unit; default the target's (Xylo ``t_max / 64``, others ``t_max / 128``).
         subset: first ``subset`` samples only (prediction and run).
         predict: also predict the accuracy on the emulator (the model's data set, or ``run_data``).
         log: callable taking one line (notes for a human, e.g. which engine ran instead of which).
@@ -269,7 +269,7 @@ def configure_deploy(p) -> None:
     p.add_argument("--run", metavar="DATA", help="run this data on the target: a data set name, or name:split "
                    "(default split: test); board with --board, else vendor simulator, else emulator")
     p.add_argument("--board", action="store_true", help="run on the chip (stop with an error when it is missing)")
-    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default t_max / 128)")
+    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: Xylo t_max/64, others t_max/128)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
 
@@ -279,7 +279,7 @@ def configure_emulate(p) -> None:
     p.add_argument("model", help="model file written by 'fpsnn train'")
     p.add_argument("--target", required=True, choices=_targets(), help="chip whose emulator runs the model")
     p.add_argument("--data", metavar="DATA", help="data set name or name:split (default: the model's, test split)")
-    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default t_max / 128)")
+    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: Xylo t_max/64, others t_max/128)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 

@@ -18,6 +18,11 @@ __all__ = ["XyloBackend", "LATENCY_STEPS"]
 
 #: Steps between an input event and its earliest effect on an output neuron (hidden -> output delay).
 LATENCY_STEPS = 1
+#: Default steps per simulation window. Coarser than the other targets on purpose: the synaptic
+#: current of a step is the membrane's increment, so with int16 states a finer step leaves small
+#: currents whose decay ``I -= I >> dash`` is floored to 1 per step (linear, not exponential). On the
+#: Yin-Yang model of the report: 64 steps 93.0 %, 128 91.0 %, 256 86.2 % (float 94.4 %).
+DEFAULT_STEPS = 64
 
 
 class XyloBackend(Backend):
@@ -27,8 +32,9 @@ class XyloBackend(Backend):
 
     def compile(self, net, dt: float | None = None, per_channel: bool = True):
         """``(XyloProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
-        ``net.t_max / 128``. ValueError naming the chip limit when ``net`` does not fit."""
-        return quantize_xylo(net, self.chip, dt=default_dt(net) if dt is None else dt, per_channel=per_channel)
+        ``net.t_max / 64`` (:data:`DEFAULT_STEPS`). ValueError naming the chip limit when ``net`` does not fit."""
+        dt = default_dt(net, DEFAULT_STEPS) if dt is None else dt
+        return quantize_xylo(net, self.chip, dt=dt, per_channel=per_channel)
 
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
