@@ -139,3 +139,19 @@ def test_per_target_emulator_fixture(fpsnn_emulator, fpsnn_target):
     res = fpsnn_emulator.run(program, x, t_max=net.t_max)
     assert res.engine == "emulator" and report.chip == fpsnn_target
     assert [t.shape[:2] for t in res.times] == [(4, 12), (4, 3)]
+
+
+def test_example_user_test_file_runs_as_a_user_would(model_file):
+    """tools/example_user_test.py, run by pytest with the plugin from the entry point (as a user's CI)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "tools" / "example_user_test.py"
+    # the loss bound is exercised in test_assert_accuracy_within; here: does the file work end to end
+    env = dict(os.environ, FPSNN_MODEL=str(model_file), FPSNN_SUBSET="32", FPSNN_MAX_LOSS="100")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(example),
+                          "--fpsnn-target", "xylo-audio2", "--fpsnn-target", "loihi2"],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=example.parent)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "4 passed" in out.stdout
