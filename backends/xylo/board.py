@@ -57,8 +57,8 @@ def run_board(program, raster, desc) -> EmulatorResult:
     from rockpool.devices.xylo import find_xylo_hdks
 
     module = importlib.import_module(f"rockpool.devices.xylo.{ROCKPOOL_MODULE[desc.part]}")
-    hdks, modules, _ = find_xylo_hdks()
-    hdk = next((h for h, m in zip(hdks, modules) if m.__name__.endswith(ROCKPOOL_MODULE[desc.part])), None)
+    hdks, _, versions = find_xylo_hdks()      # versions: Rockpool module names, e.g. "syns61201"
+    hdk = next((h for h, v in zip(hdks, versions) if v == ROCKPOOL_MODULE[desc.part]), None)
     if hdk is None:
         raise RuntimeError(f"no {desc.name} ({desc.part}) HDK found (found {len(hdks)} Xylo HDK(s) of other kinds)")
     # "config" spelling: bias under bias_hidden (config_from_specification drops an unknown "bias")
