@@ -379,10 +379,9 @@ class Trainer:
         path = self.model_path if path is None else Path(path)
         if path is None:
             raise ValueError("path: needed when the trainer has no out_dir")
-        final = {k: v for k, v in result.final.items()}
         metadata = dict(self.metadata)
         metadata.update(hyper=self.hyper.to_dict(), seed=int(self.seed), epochs=result.epochs,
-                        n_classes=self.n_classes, metrics=final, history=result.history,
+                        n_classes=self.n_classes, metrics=result.final, history=result.history,
                         stopped_early=result.stopped_early)
         arrays = {f"initial/weights/{l}": w for l, w in enumerate(result.initial_weights)}
         return io.save_model(path, result.net, metadata, arrays=arrays)
