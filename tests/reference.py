@@ -52,6 +52,7 @@ from scipy.optimize import brentq
 __all__ = [
     "kernel", "kernel_deriv", "simulate_reference", "reference_from_network", "ReferenceResult",
     "reference_jacobian", "central_difference", "lif_ode_first_spikes", "closed_form_spikes",
+    "RATE_KINDS", "rates_for", "peak_weight", "random_case",
 ]
 
 _XTOL = 1e-15
@@ -554,3 +555,74 @@ def closed_form_spikes(kind, w, rate, theta, t0=0.0, t_max=np.inf, n_max=50):
             break
         out.append(float(t))
     return np.asarray(out)
+
+
+# ----------------------------------------------------------------------------- random test cases
+RATE_KINDS = ("a>b", "a<b", "a=b", "a=0.999b", "a=2b", "b=2a")
+
+
+def rates_for(kind, rng):
+    """(alpha, beta) for one of :data:`RATE_KINDS` (1/time-unit, time constants ~0.5-2)."""
+    if kind == "a>b":
+        a = rng.uniform(1.0, 2.0)
+        return a, a * rng.uniform(0.4, 0.8)
+    if kind == "a<b":
+        b = rng.uniform(1.0, 2.0)
+        return b * rng.uniform(0.4, 0.8), b
+    if kind == "a=b":
+        a = rng.uniform(0.7, 1.5)
+        return a, a
+    if kind == "a=0.999b":
+        b = rng.uniform(0.7, 1.5)
+        return 0.999 * b, b
+    if kind == "a=2b":
+        b = rng.uniform(0.5, 1.0)
+        return 2 * b, b
+    if kind == "b=2a":
+        a = rng.uniform(0.5, 1.0)
+        return a, 2 * a
+    raise ValueError(f"kind: unknown {kind!r}")
+
+
+def peak_weight(alpha, beta, theta=1.0):
+    """The weight whose single-spike PSP peaks exactly at theta (a neuron at rest fires iff w > this)."""
+    tp = 1.0 / alpha if alpha == beta else np.log(alpha / beta) / (alpha - beta)
+    return theta / float(kernel(tp, alpha, beta))
+
+
+def random_case(rng, n_layers, kind, recurrent=(), batch=1, max_in_spikes=3, drive=1.0):
+    """A random network that spikes (positive-mean weights scaled to the firing threshold).
+
+    Returns a dict of ``fpsnn.Network`` keyword arguments plus ``x`` (batch, n_in, k).
+    ``kind`` is one of :data:`RATE_KINDS` (all layers) or ``"mixed"`` (one random kind per layer);
+    ``recurrent`` lists the layers that get recurrent weights. ``drive`` scales all weights.
+    Weights into a neuron are ``w_peak * N(1, 0.6) * 1.5 drive / (expected presynaptic spikes / 2)^0.8``
+    (``w_peak``: :func:`peak_weight`) -- tuned so that most neurons fire 1-10 times.
+    """
+    n_in = int(rng.integers(1, 4))
+    sizes = [int(rng.integers(1, 4)) for _ in range(n_layers)]
+    kinds = [kind if kind != "mixed" else RATE_KINDS[int(rng.integers(len(RATE_KINDS)))] for _ in range(n_layers)]
+    ab = [rates_for(k, rng) for k in kinds]
+    alpha = [a for a, _ in ab]
+    beta = [b for _, b in ab]
+    theta = [float(rng.uniform(0.8, 1.2)) for _ in range(n_layers)]
+    k = int(rng.integers(1, max_in_spikes + 1))
+    x = np.sort(rng.uniform(0.0, 1.5, size=(batch, n_in, k)), axis=-1)
+    drop = rng.random(size=x.shape) < 0.15
+    x = np.where(drop, np.inf, x)
+    x = np.sort(x, axis=-1)
+    weights, rec = [], []
+    n_pre, pre_spikes = n_in, k
+    for l, n in enumerate(sizes):
+        wp = peak_weight(alpha[l], beta[l], theta[l])
+        scale = wp * drive * 1.5 / max(1.0, n_pre * pre_spikes / 2.0) ** 0.8
+        weights.append(scale * rng.normal(1.0, 0.6, size=(n_pre, n)))
+        if l in recurrent and n > 1:
+            R = 0.3 * wp * rng.normal(0.0, 1.0, size=(n, n))
+            np.fill_diagonal(R, 0.0)
+            rec.append(R)
+        else:
+            rec.append(None)
+        n_pre, pre_spikes = n, 8
+    t_max = float(rng.uniform(3.0, 5.0))
+    return dict(weights=weights, alpha=alpha, beta=beta, theta=theta, t_max=t_max, recurrent=rec, x=x)
