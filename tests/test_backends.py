@@ -165,3 +165,16 @@ def test_loihi_board_path_names_lava_loihi_and_binary_inputs_are_enforced():
     two_in_one_step = np.array([[[0.1, 0.2]] + [[1.0, np.inf]] * 4])
     with pytest.raises(ValueError, match="binary"):
         b.run(program, two_in_one_step, engine="emulator", t_max=2.0)
+
+
+def test_loihi_without_lava_says_so_and_runs_the_emulator(monkeypatch):
+    rng = np.random.default_rng(9)
+    net = _net(rng)
+    b = backends.get("loihi2")
+    program, _ = b.compile(net)
+    monkeypatch.setitem(sys.modules, "lava", None)        # as if lava-nc were not installed
+    ok, why = b.available("vendor")
+    assert not ok and "lava-nc is not installed" in why and "\n" not in why
+    res = b.run(program, _inputs(rng, 3), t_max=net.t_max)
+    assert res.engine == "emulator" and "lava-nc is not installed" in res.note
+    assert not b.available("board")[0]

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from ..base import Backend
 from ..stepped import default_dt, input_raster, to_result
-from .compat import LAVA_INSTALL_HINT, lava_available
+from .compat import lava_available
 from .mapping import check_fits, quantize_loihi
 
-__all__ = ["LoihiBackend"]
+__all__ = ["LoihiBackend", "LAVA_MISSING"]
+
+# one line (compat.LAVA_INSTALL_HINT has the full recipe for Python 3.11)
+LAVA_MISSING = ("lava-nc is not installed: pip install --no-deps --ignore-requires-python lava-nc==0.10.0 "
+                "plus its pins (numpy<2, scipy<1.18, networkx<=2.8.7, asteval<0.10, scikit-learn<1.6)")
 
 
 class LoihiBackend(Backend):
@@ -32,10 +36,10 @@ class LoihiBackend(Backend):
         if engine == "emulator":
             return True, ""
         if engine == "vendor":
-            return (True, "") if lava_available() else (False, LAVA_INSTALL_HINT.splitlines()[0])
+            return (True, "") if lava_available() else (False, LAVA_MISSING)
         if engine == "board":
             if not lava_available():
-                return False, LAVA_INSTALL_HINT.splitlines()[0]
+                return False, LAVA_MISSING
             from .sim import LAVA_LOIHI_HINT, lava_loihi_available
 
             return (True, "") if lava_loihi_available() else (False, LAVA_LOIHI_HINT)
