@@ -31,10 +31,12 @@ network: the float model constrained to the chip's weight grid and time constant
 spike-time gradients. It models neither the time grid nor the pipeline delays nor saturation;
 those are what HIL adds.
 
-**Time step.** ``dt`` (network time units per chip step) defaults to ``t_max / 128``
-(:data:`DEFAULT_STEPS`): for Yin-Yang (``t_max = 2``) ``dt = 1/64``, where Xylo's decay code 6
-implements :math:`\tau = 0.992` (the float model's 1.0) and Loihi's 12-bit codes are finer still.
-Measured times are step-end times ``(k + 1) dt`` (:mod:`fpsnn.timegrid`).
+**Time step.** ``dt`` (network time units per chip step) defaults to the target's own default
+(``backend.compile(net, dt=None)``): ``t_max / 64`` on Xylo, ``t_max / 128`` on Loihi
+(:mod:`fpsnn.backends.stepped`). For Yin-Yang (``t_max = 2``) that is ``dt = 1/32`` on Xylo, where
+decay code 5 implements :math:`\tau = 0.984` for the float model's 1.0, and ``1/64`` on Loihi, whose
+12-bit codes give :math:`\tau = 1.000`. Measured times are step-end times ``(k + 1) dt``
+(:mod:`fpsnn.timegrid`).
 
 **Policy for measured spike times** (:func:`clean_times`; every case is counted in the metrics and
 none stops the run): NaN times and times outside the window ``[0, t_max + slack]`` (``slack`` = one
@@ -70,20 +72,13 @@ from .network import Network
 from .train import (CHECKPOINT_NAME, MODEL_NAME, TrainResult, _fingerprint, _gradient_list, _parameters,
                     _Progress, _with_parameters, learning_rate, make_optimizer)
 
-__all__ = ["DEFAULT_STEPS", "MODES", "default_dt", "chip_network", "clean_times", "POLICY_COUNTS",
-           "EmulatorTarget", "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
+__all__ = ["MODES", "chip_network", "clean_times", "POLICY_COUNTS",
+           "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
            "configure_cli", "run_cli"]
 
-#: Chip steps per simulation window when no ``dt`` is given (see the module docstring).
-DEFAULT_STEPS = 128
 MODES = ("hil", "qat")
 #: Keys of the measured-times policy counters (see :func:`clean_times`).
 POLICY_COUNTS = ("nan", "out_of_window", "reordered", "coincident", "over_cap")
-
-
-def default_dt(net: Network) -> float:
-    """``net.t_max / DEFAULT_STEPS``, in the network's time unit."""
-    return float(net.t_max) / DEFAULT_STEPS
 
 
 class TargetLost(RuntimeError):
@@ -99,9 +94,11 @@ def chip_network(program, shadow: Network) -> Network:
     weights are multiplied by the shadow's threshold of that neuron, so the result has the shadow's
     thresholds, window and spike cap. Raises ValueError for a program fpsnn cannot express in float.
     """
-    if isinstance(program, _xylo_program()):
+    from .backends.emulator import LoihiProgram, XyloProgram
+
+    if isinstance(program, XyloProgram):
         from .backends.xylo.mapping import dequantize_xylo as dequantize
-    elif isinstance(program, _loihi_program()):
+    elif isinstance(program, LoihiProgram):
         from .backends.lava.mapping import dequantize_loihi as dequantize
     else:
         raise ValueError(f"program: no dequantizer for {type(program).__name__} (expected a Xylo or Loihi program)")
@@ -114,26 +111,16 @@ def chip_network(program, shadow: Network) -> Network:
                    recurrent=recurrent, max_spikes=shadow.max_spikes)
 
 
-def _xylo_program():
-    from .backends.emulator import XyloProgram
-    return XyloProgram
-
-
-def _loihi_program():
-    from .backends.emulator import LoihiProgram
-    return LoihiProgram
-
-
 # ------------------------------------------------------------------------------------ measured times
-def clean_times(times, net: Network, batch: int, slack_steps: int | None = None, dt: float | None = None):
+def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | None = None):
     """Apply the measured-times policy (module docstring) to one result.
 
     Args:
         times: one ``(batch, n_l[, k])`` array per layer, as a target reports them (time units).
         net: the chip network the gradient will use (sizes, ``t_max``, ``max_spikes``).
         batch: number of samples run.
-        slack_steps, dt: the window is ``[0, t_max + slack_steps * dt]``; default one step per layer
-            (``dt`` default: :func:`default_dt`).
+        dt, slack_steps: the window is ``[0, t_max + slack_steps * dt]`` (``dt``: the chip step in time
+            units); ``slack_steps`` defaults to one step per layer.
 
     Returns:
         ``(times, counts)``: clean float64 ``(batch, n_l, k_l)`` arrays (sorted, ``+inf`` padded,
@@ -146,7 +133,7 @@ def clean_times(times, net: Network, batch: int, slack_steps: int | None = None,
     if not isinstance(times, (list, tuple)) or len(times) != net.n_layers:
         raise ValueError(f"times: expected {net.n_layers} layers of measured spike times, got "
                          f"{len(times) if isinstance(times, (list, tuple)) else type(times).__name__}")
-    dt = default_dt(net) if dt is None else float(dt)
+    dt = float(dt)
     slack = (net.n_layers if slack_steps is None else int(slack_steps)) * dt
     t_end = net.t_max + slack
     counts = dict.fromkeys(POLICY_COUNTS, 0)
@@ -179,47 +166,8 @@ def clean_times(times, net: Network, batch: int, slack_steps: int | None = None,
 
 
 # ------------------------------------------------------------------------------------ targets
-class EmulatorTarget:
-    """Chip program in, spike times out, on fpsnn's bit-accurate emulator (no vendor package, no board).
-
-    Used for a chip name whose backend adapter (``fpsnn.backends.get``) is not installed: quantizes with
-    :func:`fpsnn.quantize.quantize`, encodes inputs on the time grid, runs
-    :func:`fpsnn.backends.emulator.run` for ``n_steps(t_max, dt) + n_layers`` steps (the extra steps
-    give the last layer the float model's window despite the pipeline delays) and decodes step-end
-    times (:mod:`fpsnn.timegrid`).
-    """
-
-    def __init__(self, chip):
-        from . import chips
-
-        self.chip = chips.load(chip) if isinstance(chip, str) else chip
-        self.name = self.chip.name
-
-    def compile(self, net: Network, dt: float, per_channel: bool = True):
-        from .quantize import quantize
-
-        return quantize(net, self.chip, dt, per_channel=per_channel)
-
-    def run(self, program, x, engine: str = "auto", t_max: float | None = None):
-        from . import timegrid
-        from .backends import RunResult, emulator
-
-        if engine not in ("auto", "emulator"):
-            raise ValueError(f"engine = {engine!r}: {self.name} has no backend adapter installed here, only the "
-                             "emulator ('auto' or 'emulator')")
-        if t_max is None or not t_max > 0:
-            raise ValueError(f"t_max = {t_max!r}: required, the network's window in time units")
-        arr = np.asarray(x, dtype=np.float64)
-        arr = arr[:, :, None] if arr.ndim == 2 else arr
-        n_layers = 2 if isinstance(program, _xylo_program()) else len(program.layers)
-        steps = timegrid.n_steps(t_max, program.dt) + n_layers
-        res = emulator.run(program, timegrid.encode(arr, program.dt, steps))
-        return RunResult(times=[timegrid.decode(s, program.dt) for s in res.spikes], rasters=res.spikes,
-                         engine="emulator", engine_name=f"fpsnn {self.chip.family} emulator")
-
-
 def resolve_target(target, mismatch: float = 0.0, mismatch_seed: int = 0):
-    """A target object for a chip name (its backend adapter, else :class:`EmulatorTarget`) or as given.
+    """The backend of a chip name (:func:`fpsnn.backends.get`), or ``target`` itself when it is an object.
 
     With ``mismatch > 0`` the target is wrapped in
     :class:`fpsnn.backends.emulator.mismatch.MismatchTarget` (device ``mismatch_seed``).
@@ -227,11 +175,7 @@ def resolve_target(target, mismatch: float = 0.0, mismatch_seed: int = 0):
     if isinstance(target, str):
         from . import backends
 
-        try:
-            target = backends.get(target)
-        except ModuleNotFoundError:
-            # the chip exists (get checked the name) but its adapter module is not there yet
-            target = EmulatorTarget(target)
+        target = backends.get(target)
     for name in ("compile", "run"):
         if not callable(getattr(target, name, None)):
             raise ValueError(f"target: expected a chip name or an object with compile() and run(), got "
@@ -271,19 +215,15 @@ class _ChipSource:
 
 
 class _SimulatedSource:
-    """Measurement by exact simulation of the chip network (``qat``; no target is ever run)."""
+    """Measurement by exact simulation of the chip network (``qat``): the target only compiles."""
 
-    def __init__(self, chip):
-        from . import chips
-
-        self.chip = chips.load(chip) if isinstance(chip, str) else getattr(chip, "chip", chip)
-        self.name = self.chip.name
+    def __init__(self, target):
+        self.target = resolve_target(target)
+        self.name = getattr(self.target, "name", type(self.target).__name__)
         self.calls = 0
 
     def compile(self, net, dt):
-        from .quantize import quantize
-
-        return quantize(net, self.chip, dt)
+        return self.target.compile(net, dt)
 
     def measure(self, program, chip_net, x):
         return chip_net.simulate(x).times
@@ -303,16 +243,16 @@ def _measured_metrics(times, labels, hyper, t_max) -> dict:
 
 
 def evaluate_on(source, net: Network, x, y, hyper: Hyperparameters, dt: float | None = None,
-                chunk: int = 500) -> dict:
+                chunk: int = 500, engine: str = "auto") -> dict:
     """Deploy ``net`` once and measure classification metrics on ``(x, y)`` through ``source``.
 
-    ``source`` is a target (chip name or object, see :func:`resolve_target`) or one of this module's
-    measurement sources. Returns ``accuracy``, ``loss``, ``silent_outputs``, ``silent_label``
+    ``source`` is a target (chip name or object, see :func:`resolve_target`; run with ``engine``) or
+    one of this module's measurement sources. Returns ``accuracy``, ``loss``, ``silent_outputs``, ``silent_label``
     (fractions), ``mean_spikes`` per sample, ``dead_hidden`` (per hidden layer, neurons silent on every
     sample) and the policy counts of :func:`clean_times`.
     """
     if not isinstance(source, (_ChipSource, _SimulatedSource)):
-        source = _ChipSource(resolve_target(source), "auto")
+        source = _ChipSource(resolve_target(source), engine)
     try:
         return _evaluate(source, net, x, y, hyper, dt, chunk)
     except _TargetFailure as failure:
@@ -320,7 +260,6 @@ def evaluate_on(source, net: Network, x, y, hyper: Hyperparameters, dt: float | 
 
 
 def _evaluate(source, net, x, y, hyper, dt, chunk=500) -> dict:
-    dt = default_dt(net) if dt is None else float(dt)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     program, _ = source.compile(net, dt)
@@ -330,7 +269,7 @@ def _evaluate(source, net, x, y, hyper, dt, chunk=500) -> dict:
     fired = [np.zeros(s, dtype=bool) for s in net.sizes[:-1]]
     for start in range(0, len(y), chunk):
         xs, ys = x[start:start + chunk], y[start:start + chunk]
-        times, counts = clean_times(source.measure(program, chip_net, xs), chip_net, len(ys), dt=dt)
+        times, counts = clean_times(source.measure(program, chip_net, xs), chip_net, len(ys), program.dt)
         for k, v in counts.items():
             totals[k] += v
         for k, v in _measured_metrics(times, ys, hyper, net.t_max).items():
@@ -358,7 +297,7 @@ class FineTuner:
         mode: ``"hil"`` or ``"qat"`` (module docstring).
         test: optional ``(inputs, labels)`` measured after every epoch (on the target in ``hil`` mode,
             on the exact chip network in ``qat`` mode).
-        dt: chip step (time units); default ``net.t_max / 128``.
+        dt: chip step (time units); default: the target's (module docstring).
         engine: target engine (``"auto"``, ``"emulator"``, ``"vendor"``, ``"board"``).
         mismatch, mismatch_seed: emulate device mismatch of this spread on device ``mismatch_seed``
             (:mod:`fpsnn.backends.emulator.mismatch`); ``hil`` mode only.
@@ -406,8 +345,8 @@ class FineTuner:
         if self.test is not None:
             self.x_test = np.ascontiguousarray(self.test[0], dtype=np.float64)
             self.y_test = np.asarray(self.test[1], dtype=np.int64)
-        self.dt = default_dt(self.net) if self.dt is None else float(self.dt)
-        if not (math.isfinite(self.dt) and 0 < self.dt <= self.net.t_max):
+        self.dt = None if self.dt is None else float(self.dt)
+        if self.dt is not None and not (math.isfinite(self.dt) and 0 < self.dt <= self.net.t_max):
             raise ValueError(f"dt = {self.dt}: must be in (0, t_max = {self.net.t_max}] (time units per chip step)")
         if self.checkpoint_every is not None and int(self.checkpoint_every) < 1:
             raise ValueError(f"checkpoint_every = {self.checkpoint_every}: must be >= 1 minibatches (or None)")
@@ -485,7 +424,7 @@ class FineTuner:
         chip_net = chip_network(program, net)
         raw = self.source.measure(program, chip_net, x)
         # --- nothing below talks to the target: from here on the step always completes
-        times, counts = clean_times(raw, chip_net, len(y), dt=self.dt)
+        times, counts = clean_times(raw, chip_net, len(y), program.dt)
         loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
         with np.errstate(invalid="ignore"):  # the +inf padding makes inf - inf in the sortedness check
             value, grads = chip_net.value_and_grad(x, loss, mode=self.hyper.grad_mode, times=times)
@@ -652,7 +591,7 @@ def configure_cli(p) -> None:
                    help="hil: measure on the target; qat: offline, exact simulation of the quantized network")
     p.add_argument("--engine", choices=("auto", "emulator", "vendor", "board"), default="auto",
                    help="which engine of the target runs the minibatches (default auto)")
-    p.add_argument("--dt", type=float, help="chip step in the model's time units (default t_max / 128)")
+    p.add_argument("--dt", type=float, help="chip step in the model's time units (default: the target's)")
     p.add_argument("--mismatch", type=float, default=0.0, metavar="S",
                    help="emulate device mismatch of relative spread S (e.g. 0.1) on the target")
     p.add_argument("--mismatch-seed", type=int, default=0, help="which emulated device (seed of the mismatch)")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fpsnn import Network, datasets, hil, quantize
+from fpsnn import Network, backends, datasets, hil, quantize
 from fpsnn.backends.emulator import mismatch
 from fpsnn.train import Trainer
 
@@ -24,10 +24,10 @@ def problem():
 
 
 class FlakyTarget:
-    """An emulator target whose board 'disconnects' on its ``fail_at``-th run call (1-based)."""
+    """The chip's backend, whose board 'disconnects' on its ``fail_at``-th run call (1-based)."""
 
     def __init__(self, fail_at=None):
-        self.inner = hil.EmulatorTarget(CHIP)
+        self.inner = backends.get(CHIP)
         self.name, self.chip = self.inner.name, self.inner.chip
         self.fail_at, self.runs = fail_at, 0
 
@@ -35,6 +35,7 @@ class FlakyTarget:
         return self.inner.compile(net, dt, **kw)
 
     def run(self, program, x, **kw):
+        kw["engine"] = "emulator"
         self.runs += 1
         if self.fail_at is not None and self.runs >= self.fail_at:
             raise ConnectionError("USB device disconnected")
@@ -45,7 +46,7 @@ class GarbageTarget(FlakyTarget):
     """Returns inconsistent measurements: NaN, negative and late times, unsorted rows, silent outputs."""
 
     def run(self, program, x, **kw):
-        res = self.inner.run(program, x, **kw)
+        res = self.inner.run(program, x, engine="emulator", t_max=kw["t_max"])
         hidden, out = res.times
         hidden = np.concatenate([hidden, np.full(hidden.shape[:2] + (2,), np.inf)], axis=2)
         hidden[0, 0, :3] = [np.nan, 0.5, 0.25]        # NaN and an unsorted row
@@ -79,9 +80,9 @@ def test_clean_times_window_includes_the_pipeline_slack():
 def test_clean_times_rejects_malformed_results_naming_the_layer():
     net = Network(weights=[np.ones((2, 3)), np.ones((3, 2))], t_max=2.0)
     with pytest.raises(ValueError, match=r"times\[1\]: expected shape \(4, 2, k\)"):
-        hil.clean_times([np.zeros((4, 3, 1)), np.zeros((4, 5, 1))], net, batch=4)
+        hil.clean_times([np.zeros((4, 3, 1)), np.zeros((4, 5, 1))], net, batch=4, dt=0.01)
     with pytest.raises(ValueError, match="expected 2 layers"):
-        hil.clean_times([np.zeros((4, 3, 1))], net, batch=4)
+        hil.clean_times([np.zeros((4, 3, 1))], net, batch=4, dt=0.01)
 
 
 def test_inconsistent_measurements_never_crash_a_run_and_are_counted(problem):
@@ -130,7 +131,7 @@ def test_board_lost_mid_epoch_stops_clearly_and_resume_matches_an_uninterrupted_
 
 def test_resume_refuses_other_settings(problem, tmp_path):
     net, hyper, train, test = problem
-    hil.FineTuner(net, hyper.replace(epochs=1), train, CHIP, out_dir=tmp_path).fit()
+    hil.FineTuner(net, hyper.replace(epochs=1), train, CHIP, engine="emulator", out_dir=tmp_path).fit()
     with pytest.raises(ValueError, match=r"cannot resume, settings differ: \['mismatch'"):
         hil.FineTuner(net, hyper.replace(epochs=2), train, CHIP, mismatch=0.1, out_dir=tmp_path).fit(resume=True)
 
@@ -183,8 +184,9 @@ def test_mismatch_opens_a_gap_that_in_the_loop_training_closes(problem):
     net, hyper, train, _ = problem
     x, y = train
     device = hil.resolve_target(CHIP, mismatch=0.3, mismatch_seed=5)
-    before = hil.evaluate_on(device, net, x, y, hyper)
-    assert before["loss"] > hil.evaluate_on(CHIP, net, x, y, hyper)["loss"]
-    tuned = hil.FineTuner(net, hyper.replace(epochs=3, lr=0.01), train, CHIP, mismatch=0.3, mismatch_seed=5).fit()
-    after = hil.evaluate_on(device, tuned.net, x, y, hyper)
+    before = hil.evaluate_on(device, net, x, y, hyper, engine="emulator")
+    assert before["loss"] > hil.evaluate_on(CHIP, net, x, y, hyper, engine="emulator")["loss"]
+    tuned = hil.FineTuner(net, hyper.replace(epochs=3, lr=0.01), train, CHIP, mismatch=0.3, mismatch_seed=5,
+                           engine="emulator").fit()
+    after = hil.evaluate_on(device, tuned.net, x, y, hyper, engine="emulator")
     assert after["loss"] < before["loss"]

@@ -66,18 +66,18 @@ def run_seed(seed: int, args, log=print) -> dict:
     log(f"seed {seed}: float {100 * out['float']:.1f} %")
     ft = hyper.replace(epochs=args.epochs, lr=args.lr)
     for chip in args.chips:
-        r = {"plain": hil.evaluate_on(chip, net, *test, hyper)["accuracy"]}
+        r = {"plain": hil.evaluate_on(chip, net, *test, hyper, engine="emulator")["accuracy"]}
         qat = hil.FineTuner(net, ft, train, chip, mode="qat", seed=seed).fit().net
-        r["qat"] = hil.evaluate_on(chip, qat, *test, hyper)["accuracy"]
-        run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed).fit()
+        r["qat"] = hil.evaluate_on(chip, qat, *test, hyper, engine="emulator")["accuracy"]
+        run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed, engine="emulator").fit()
         r["hil"] = run.final["test_accuracy"]
         r["hil_curve"] = [row["test_accuracy"] for row in run.history]
         r["hil_bad_slopes"] = sum(row["n_bad_slopes"] for row in run.history)
         for spread in args.spreads:
             device = hil.resolve_target(chip, spread, mismatch_seed=seed)
-            before = hil.evaluate_on(device, qat, *test, hyper)["accuracy"]
+            before = hil.evaluate_on(device, qat, *test, hyper, engine="emulator")["accuracy"]
             run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed, mismatch=spread,
-                                mismatch_seed=seed).fit()
+                                mismatch_seed=seed, engine="emulator").fit()
             r[f"mismatch{spread:g}"] = {"before": before, "after": run.final["test_accuracy"],
                                         "curve": [row["test_accuracy"] for row in run.history]}
         out[chip] = r
