@@ -154,9 +154,10 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         log: callable taking one line (notes for a human, e.g. which engine ran instead of which).
 
     Returns:
-        The report (also in ``out_dir/report.json``): ``target``, ``engine`` (what ran ``run_data``,
-        or None), ``accuracy`` and ``float_accuracy`` (of that run), ``resources``, ``quantization``,
-        ``prediction``, ``run``, ``artifacts``.
+        The report (also in ``out_dir/report.json``): ``target``, ``engine`` / ``engine_name`` (what
+        ran ``run_data``; without a run, what ran the prediction; None when nothing ran),
+        ``accuracy`` and ``float_accuracy`` (of that run, fractions), ``resources``,
+        ``quantization``, ``prediction``, ``run``, ``artifacts``.
 
     Raises:
         ValueError: unknown target, unreadable model, a network that does not fit (the message names
@@ -195,6 +196,9 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
                 emu, wall = _run(backend, program, x, net.t_max, pred_engine)
                 report["prediction"] = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_acc,
                                         **_engine_summary(emu, y, wall)}
+                # without a run, the top-level fields say what the prediction ran (a run overrides them)
+                report.update(engine=emu.engine, engine_name=emu.engine_name,
+                              accuracy=report["prediction"]["accuracy"], float_accuracy=float_acc)
             else:
                 report["prediction"] = {"data": data_name, "skipped": why}
         if run_data is not None:

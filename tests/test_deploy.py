@@ -155,3 +155,11 @@ def test_example_user_test_file_runs_as_a_user_would(model_file):
                          capture_output=True, text=True, env=env, timeout=300, cwd=example.parent)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "4 passed" in out.stdout
+
+
+def test_deploy_without_run_reports_the_emulator_prediction(model_file, tmp_path):
+    rep = deploy.deploy(model_file, "xylo-audio3", tmp_path, subset=16)
+    assert rep["run"] is None and rep["engine"] == "emulator" and rep["prediction"]["samples"] == 16
+    assert rep["accuracy"] == rep["prediction"]["accuracy"]
+    bare = deploy.deploy(_yinyang_net(), "xylo-audio3", tmp_path / "bare")      # no data set known: nothing runs
+    assert bare["engine"] is None and bare["prediction"] is None and (tmp_path / "bare" / "xylo_spec.json").is_file()
