@@ -404,7 +404,7 @@ def reference_jacobian(res: ReferenceResult, weights, recurrent=None):
 
 
 # ----------------------------------------------------------------------------- finite differences
-def central_difference(fun, params, h_rel=1e-6):
+def central_difference(fun, params, h_rel=1e-6, masks=None):
     """Central finite differences of a scalar function of a list of arrays.
 
     ``fun(params) -> float`` where ``params`` is a list of arrays (``None`` entries are skipped and give
@@ -417,6 +417,9 @@ def central_difference(fun, params, h_rel=1e-6):
     * rounding error: ``eps_f |f| / h`` where ``eps_f`` is the relative accuracy of ``fun``; for spike
       times found to ~1e-15 this is ~1e-9 relative -- three orders below the 1e-6 test tolerance.
 
+    ``masks`` (optional, like ``params``; None entries = all): only entries where the mask is True are
+    perturbed, the others get 0 (e.g. the zero diagonal of a recurrent matrix, which must stay zero).
+
     Returns the gradients as a list shaped like ``params``. To skip points where the spike count changes
     under the perturbation, let ``fun`` record (or raise on) such a change (see tests/test_gradients_fd.py).
     """
@@ -428,7 +431,10 @@ def central_difference(fun, params, h_rel=1e-6):
             continue
         h = h_rel * max(1.0, float(np.max(np.abs(P))) if P.size else 1.0)
         G = np.zeros_like(P)
+        M = None if masks is None or masks[k] is None else np.asarray(masks[k], dtype=bool)
         for idx in np.ndindex(P.shape):
+            if M is not None and not M[idx]:
+                continue
             old = P[idx]
             P[idx] = old + h
             fp = fun(params)
