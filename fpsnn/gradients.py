@@ -350,17 +350,22 @@ def _adjoint(net, inputs, times, d_times):
 
 
 @njit(cache=True)
-def _forward_sample(pre_s, pre_rows, out_s, w, rec, has_rec, alpha, beta, theta, off_w, off_r, rows):
-    """Rows dF/dp of one sample's spikes of one layer, in time order (pre_rows: rows of the inputs).
+def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_s, w, rec, has_rec,
+                    alpha, beta, theta, off_w, off_r, up, rows):
+    """Rows dF/dp of one sample's spikes of one layer, in time order.
 
-    ``rows`` is ``(n * k, width)``; the rows of the previous layer span ``pre_rows.shape[1]``
-    parameters (those upstream of it). Returns #spikes with slope <= 0 (their rows stay zero).
+    Row layouts (``up`` = number of parameters of the layers before this one):
+      * full (recurrent layer): every parameter up to this layer's recurrent block;
+      * compact (non-recurrent layer): ``[upstream parameters | column i of this layer's W]``: a
+        spike of neuron i depends on no other column of W, so the row keeps ``up + n_pre`` entries
+        instead of ``up + n_pre * n`` (150x smaller for the paper's Yin-Yang hidden layer).
+    ``pre_rows`` are the previous layer's rows (layout given by ``pre_compact``, ``pre_n``,
+    ``pre_off_w``, ``pre_up``). Returns #spikes with slope <= 0 (their rows stay zero).
     """
     pt, pj, pf = sorted_events(pre_s, math.inf)
     st, si, sf = sorted_events(out_s, math.inf)
     n = w.shape[1]
     k = out_s.shape[1]
-    width_pre = pre_rows.shape[1]
     width = rows.shape[1]
     n_bad = 0
     for q in range(st.size):
@@ -374,13 +379,20 @@ def _forward_sample(pre_s, pre_rows, out_s, w, rec, has_rec, alpha, beta, theta,
                 break
             tau = t - pt[e]
             j = pj[e]
-            hp = psp_slope(tau, a, b)
+            h, hp = psp_both(tau, a, b)
             slope += w[j, i] * hp
-            row[off_w + j * n + i] -= psp(tau, a, b)
-            if width_pre > 0:
-                c = w[j, i] * hp
-                src_row = pre_rows[pf[e]]
-                for p in range(width_pre):
+            row[up + j if not has_rec else off_w + j * n + i] -= h
+            if pre_rows.shape[1] == 0:
+                continue
+            c = w[j, i] * hp
+            src_row = pre_rows[pf[e]]
+            if pre_compact:
+                for p in range(pre_up):
+                    row[p] += c * src_row[p]
+                for jj in range(src_row.size - pre_up):  # the cause's own W column, scattered
+                    row[pre_off_w + jj * pre_n + j] += c * src_row[pre_up + jj]
+            else:
+                for p in range(src_row.size):
                     row[p] += c * src_row[p]
         if has_rec:
             for r in range(q):
@@ -391,9 +403,9 @@ def _forward_sample(pre_s, pre_rows, out_s, w, rec, has_rec, alpha, beta, theta,
                 if j == i:
                     c = th * b * math.exp(-b * tau)
                 else:
-                    hp = psp_slope(tau, a, b)
+                    h, hp = psp_both(tau, a, b)
                     c = rec[j, i] * hp
-                    row[off_r + j * n + i] -= psp(tau, a, b)
+                    row[off_r + j * n + i] -= h
                 slope += c
                 src_row = rows[sf[r]]
                 for p in range(width):
@@ -417,13 +429,14 @@ def _forward_sample(pre_s, pre_rows, out_s, w, rec, has_rec, alpha, beta, theta,
 
 
 @njit(parallel=True, cache=True)
-def _forward_layer(pre, pre_rows, out, w, rec, has_rec, alpha, beta, theta, off_w, off_r, width):
+def _forward_layer(pre, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out, w, rec, has_rec,
+                   alpha, beta, theta, off_w, off_r, up, width):
     batch, n, k = out.shape
     rows = np.zeros((batch, n * k, width))
     bad = np.zeros(batch, dtype=np.int64)
     for s in prange(batch):
-        bad[s] = _forward_sample(pre[s], pre_rows[s], out[s], w, rec, has_rec, alpha, beta, theta,
-                                 off_w, off_r, rows[s])
+        bad[s] = _forward_sample(pre[s], pre_rows[s], pre_compact, pre_n, pre_off_w, pre_up, out[s], w, rec,
+                                 has_rec, alpha, beta, theta, off_w, off_r, up, rows[s])
     return rows, bad.sum()
 
 
@@ -442,24 +455,70 @@ def _param_layout(net):
     return blocks, widths, off
 
 
+@dataclass
+class _Rows:
+    """One layer's spike rows (see :func:`_forward_sample` for the two layouts)."""
+
+    rows: np.ndarray      # (batch, n * k, width)
+    compact: bool
+    n: int                # neurons of the layer
+    off_w: int            # offset of the layer's W block in the flat vector
+    up: int               # parameters before the layer
+
+    def to_flat(self, d_times) -> np.ndarray:
+        """sum over spikes of d_times * row, as a flat gradient of length ``up + W.size (+ R.size)``."""
+        b = self.rows.shape[0]
+        k = self.rows.shape[1] // self.n if self.n else 0
+        d = np.asarray(d_times).reshape(b, self.n, k)
+        r = self.rows.reshape(b, self.n, k, -1)
+        contrib = np.einsum("bik,bikp->ip", d, r)                       # (n, width)
+        if not self.compact:
+            return contrib.sum(axis=0)
+        flat = np.zeros(self.up + (contrib.shape[1] - self.up) * self.n)
+        flat[:self.up] = contrib[:, :self.up].sum(axis=0)
+        flat[self.off_w:] = contrib[:, self.up:].T.ravel()             # W[j, i] at off_w + j * n + i
+        return flat
+
+    def expand(self, total: int) -> np.ndarray:
+        """Full rows ``(batch, n, k, total)`` in the flat parameter layout."""
+        b = self.rows.shape[0]
+        k = self.rows.shape[1] // self.n if self.n else 0
+        r = self.rows.reshape(b, self.n, k, -1)
+        full = np.zeros((b, self.n, k, total))
+        if not self.compact:
+            full[..., :r.shape[-1]] = r
+            return full
+        full[..., :self.up] = r[..., :self.up]
+        n_pre = r.shape[-1] - self.up
+        for i in range(self.n):
+            view = full[:, i]                                          # (batch, k, total), a view
+            view[..., self.off_w + np.arange(n_pre) * self.n + i] = r[:, i, :, self.up:]
+        return full
+
+
 def _forward_rows(net, inputs, times):
-    """Per layer, the rows dF/dp of every spike: ``(batch, n_l * k_l, width_l)``; and #bad slopes."""
+    """Per layer, the rows dF/dp of every spike (:class:`_Rows`); and #bad slopes."""
     blocks, widths, _ = _param_layout(net)
-    rows_all, n_bad = [], 0
-    pre_rows = np.zeros((inputs.shape[0], inputs.shape[1] * inputs.shape[2], 0))
+    out, n_bad = [], 0
+    batch = inputs.shape[0]
+    prev = _Rows(np.zeros((batch, inputs.shape[1] * inputs.shape[2], 0)), False, inputs.shape[1], 0, 0)
     for l in range(net.n_layers):
         pre = inputs if l == 0 else times[l - 1]
-        if times[l].shape[2] == 0:
-            rows_all.append(np.zeros((inputs.shape[0], 0, widths[l])))
-            continue
         rec = net.recurrent[l]
-        rows, bad = _forward_layer(pre, pre_rows, times[l], net.weights[l], _NO_REC if rec is None else rec,
-                                   rec is not None, net.alpha[l], net.beta[l], net.theta[l],
-                                   blocks[l][0], blocks[l][1], widths[l])
-        rows_all.append(rows)
+        up = widths[l - 1] if l else 0
+        compact = rec is None
+        width = up + net.weights[l].shape[0] if compact else widths[l]
+        if times[l].shape[2] == 0:
+            prev = _Rows(np.zeros((batch, 0, width)), compact, net.sizes[l], blocks[l][0], up)
+            out.append(prev)
+            continue
+        rows, bad = _forward_layer(pre, prev.rows, prev.compact, prev.n, prev.off_w, prev.up, times[l],
+                                   net.weights[l], _NO_REC if rec is None else rec, rec is not None,
+                                   net.alpha[l], net.beta[l], net.theta[l], blocks[l][0], blocks[l][1], up, width)
         n_bad += int(bad)
-        pre_rows = rows
-    return rows_all, n_bad
+        prev = _Rows(rows, compact, net.sizes[l], blocks[l][0], up)
+        out.append(prev)
+    return out, n_bad
 
 
 def _unflatten(net, flat):
@@ -475,19 +534,19 @@ def _forward(net, inputs, times, d_times, max_bytes=256 * 2**20):
     """dL/dW by Forward Propagation, in batch chunks so the rows fit in ``max_bytes``."""
     _, widths, total = _param_layout(net)
     batch = inputs.shape[0]
-    per_sample = sum(t.shape[1] * t.shape[2] * w for t, w in zip(times, widths)) * 8 + 1
+    per_sample = sum(t.shape[1] * t.shape[2] * w for t, w in zip(times, widths)) * 8 + 1  # full-row bound
     chunk = int(max(1, min(batch, max_bytes // per_sample)))
     flat = np.zeros(total)
     n_bad = 0
     for lo in range(0, batch, chunk):
         sl = slice(lo, lo + chunk)
-        rows, bad = _forward_rows(net, inputs[sl], [t[sl] for t in times])
+        layers, bad = _forward_rows(net, inputs[sl], [t[sl] for t in times])
         n_bad += bad
-        for l, r in enumerate(rows):
-            if d_times[l] is None or r.shape[1] == 0:
+        for l, rows in enumerate(layers):
+            if d_times[l] is None or rows.rows.shape[1] == 0:
                 continue
-            dt = d_times[l][sl].reshape(r.shape[0], -1)
-            flat[:widths[l]] += np.einsum("bs,bsp->p", dt, r)
+            part = rows.to_flat(d_times[l][sl])
+            flat[:part.size] += part
     g_w, g_r = _unflatten(net, flat)
     return g_w, g_r, n_bad
 
@@ -586,14 +645,9 @@ def jacobian(net: Network, x, times=None) -> Jacobian:
     """
     inputs = check_input_times(x, net.n_inputs)
     times = simulate(net, inputs).times if times is None else check_spike_times(net, times, inputs.shape[0])
-    rows, _ = _forward_rows(net, inputs, times)
-    blocks, widths, total = _param_layout(net)
-    d_times = []
-    for l, r in enumerate(rows):
-        b, n, k = times[l].shape
-        full = np.zeros((b, n * k, total))
-        full[:, :, :widths[l]] = r
-        d_times.append(full.reshape(b, n, k, total))
+    layers, _ = _forward_rows(net, inputs, times)
+    blocks, _, total = _param_layout(net)
+    d_times = [rows.expand(total) for rows in layers]
     slices, shapes = {}, {}
     for l, (w_off, r_off) in enumerate(blocks):
         slices[("weights", l)] = slice(w_off, w_off + net.weights[l].size)
