@@ -170,3 +170,15 @@ def test_deploy_report_counts_destination_cores(tmp_path):
     res = deploy.resources(net, b.chip, program)
     assert res["cores"] == [2, 16] and res["max_fan_out"] == [1, 4]    # every hidden neuron reaches the output core
     assert res["max_fan_in"] == [10, 64] and res["synapses"][0] == 80
+
+
+def test_mismatch_is_a_fraction_and_changes_the_run(calibrated):
+    from fpsnn.backends.dynapse.sim import run_dynapsim
+
+    _, net, program, _ = calibrated
+    raster = input_raster(_yinyang_x(), 5, DT, 2.0, latency=2)
+    nominal = run_dynapsim(program, raster).spikes[0]
+    spread = run_dynapsim(program, raster, mismatch=0.1).spikes[0]
+    assert spread.sum() > 0 and not np.array_equal(nominal, spread)
+    with pytest.raises(ValueError, match="mismatch = 5: must be a fraction"):
+        run_dynapsim(program, raster, mismatch=5)

@@ -26,8 +26,8 @@ class DynapseBackend(Backend):
     family = "dynapse"
     #: seconds per network time unit (see :mod:`.mapping`)
     time_unit_s = DEFAULT_TIME_UNIT_S
-    #: DynapSim's parameter mismatch in percent (None = the nominal circuit)
-    percent_mismatch = None
+    #: DynapSim's parameter mismatch, a fraction at 3 sigma (0.1 = 10 %; None = the nominal circuit)
+    mismatch = None
 
     def compile(self, net, dt: float | None = None, per_channel: bool = True):
         """``(DynapseProgram, QuantizationReport)``; ``dt`` defaults to ``net.t_max / 128``.
@@ -75,9 +75,9 @@ class DynapseBackend(Backend):
         if engine == "vendor":
             from importlib.metadata import version
 
-            res = sim.run_dynapsim(program, raster, self.percent_mismatch)
+            res = sim.run_dynapsim(program, raster, self.mismatch)
             name = (f"rockpool {version('rockpool')} DynapSim (jax {version('jax')}"
-                    + (f", {self.percent_mismatch} % mismatch)" if self.percent_mismatch else ")"))
+                    + (f", {100 * self.mismatch:g} % mismatch)" if self.mismatch else ")"))
         elif engine == "board":
             res, name = board.run_board(program, raster), "DYNAP-SE2 (samna)"
         else:

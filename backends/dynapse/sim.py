@@ -49,7 +49,7 @@ def _evolve():
     return _JITTED["f"]
 
 
-def build_network(program, percent_mismatch: float | None = None):
+def build_network(program, mismatch: float | None = None):
     """Rockpool's ``JaxSequential(LinearJax, DynapSim)`` for ``program`` (see the module docstring)."""
     ok, why = available()
     if not ok:
@@ -61,19 +61,25 @@ def build_network(program, percent_mismatch: float | None = None):
         from rockpool.devices.dynapse import dynapsim_net_from_spec
     finally:
         logging.disable(previous)
-    # percent_mismatch: DynapSim draws the mismatch once, at construction, from its own key
-    return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=percent_mismatch)
+    # Rockpool's `percent_mismatch` is a fraction despite its name (its default deviation is 0.30 =
+    # 30 %, transform/mismatch.py); 5 here would put sigma at 167 % and produce NaN currents.
+    # DynapSim draws the mismatch once, at construction, from its own key.
+    return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
 
 
-def run_dynapsim(program, raster, percent_mismatch: float | None = None) -> EmulatorResult:
+def run_dynapsim(program, raster, mismatch: float | None = None) -> EmulatorResult:
     """Run ``raster`` (int event counts ``(batch, steps, n_in)``) in DynapSim, each sample from rest.
 
-    Returns an :class:`EmulatorResult` with one int8 spike raster ``(batch, steps, n_l)`` per layer.
+    ``mismatch``: relative parameter spread at 3 sigma (a fraction: 0.1 = 10 %), None for the
+    nominal circuit. Returns an :class:`EmulatorResult` with one int8 spike raster
+    ``(batch, steps, n_l)`` per layer. RuntimeError when DynapSim's currents become NaN.
     """
+    if mismatch is not None and not 0 <= mismatch < 1:
+        raise ValueError(f"mismatch = {mismatch}: must be a fraction in [0, 1) (0.1 = 10 % at 3 sigma)")
     r = np.asarray(raster)
     if r.ndim != 3 or r.shape[2] != program.n_in:
         raise ValueError(f"raster: expected shape (batch, steps, {program.n_in}), got {r.shape}")
-    net = build_network(program, percent_mismatch)
+    net = build_network(program, mismatch)
     f = _evolve()
     batch, steps, _ = r.shape
     out = np.zeros((batch, steps, program.n_neurons), np.int8)
@@ -82,5 +88,7 @@ def run_dynapsim(program, raster, percent_mismatch: float | None = None) -> Emul
         part = r[start:start + CHUNK]
         chunk[:len(part)] = part
         spikes = np.asarray(f(net, chunk))
+        if not np.all(np.isfinite(spikes)):
+            raise RuntimeError(f"DynapSim produced NaN spikes (mismatch = {mismatch}): a current left its valid range")
         out[start:start + len(part)] = np.clip(np.round(spikes[:len(part)]), 0, 127).astype(np.int8)
     return EmulatorResult(spikes=[out[:, :, s] for s in program.layer_slices()])
