@@ -3,9 +3,11 @@
 
 A 4-10-3 network per seed, trained with fpsnn's Iris defaults (``fpsnn.datasets.spec("iris")``) on the
 fixed stratified 120/30 split; reported: mean and standard deviation of the final test accuracy.
-Paper: 100 % test accuracy (one network, split not published).
+Paper: 100 % test accuracy (one network, split not published). ``--variant reference-spike`` uses fpsnn's
+settings with a bias spike at t = 0 (the paper's settings plateau near 90 %; see fpsnn/datasets/iris.py).
 
     python tools/reproduce_iris.py                     # 10 seeds
+    python tools/reproduce_iris.py --variant reference-spike
     python tools/reproduce_iris.py --seeds 2 --epochs 5 --json
 """
 from __future__ import annotations
@@ -22,6 +24,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1)")
     p.add_argument("--epochs", type=int, help="override the default epoch count")
+    p.add_argument("--variant", choices=("paper", "reference-spike"), default="paper",
+                   help="hyper-parameters: the paper's table, or fpsnn's variant with a bias spike at t = 0 "
+                        "(see fpsnn/datasets/iris.py)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
@@ -31,7 +36,9 @@ def main(argv=None) -> int:
     from fpsnn import datasets
     from fpsnn.train import run_seeds
 
-    hyper = datasets.spec("iris").hyper
+    from fpsnn.datasets.iris import REFERENCE_SPIKE_HYPERPARAMETERS
+
+    hyper = datasets.spec("iris").hyper if args.variant == "paper" else REFERENCE_SPIKE_HYPERPARAMETERS
     if args.epochs is not None:
         hyper = hyper.replace(epochs=args.epochs)
     t0 = time.perf_counter()
@@ -39,7 +46,7 @@ def main(argv=None) -> int:
                      on_result=lambda r: print(f"  seed {r['seed']}: test {100 * r['test_accuracy']:.1f} %",
                                                file=sys.stderr))
     acc = np.array([r["test_accuracy"] for r in runs])
-    result = {"seeds": args.seeds, "epochs": hyper.epochs, "test_accuracy_mean": float(acc.mean()),
+    result = {"seeds": args.seeds, "variant": args.variant, "epochs": hyper.epochs, "test_accuracy_mean": float(acc.mean()),
               "test_accuracy_std": float(acc.std()), "test_accuracies": acc.tolist(),
               "train_accuracies": [r["train_accuracy"] for r in runs], "n_perfect_test": int(np.sum(acc == 1.0)),
               "wall_s": time.perf_counter() - t0, "paper_test_accuracy": 1.0}

@@ -8,6 +8,18 @@ stratify=labels, random_state=SPLIT_SEED)``: 120 training samples (40 per class)
 Encoding (paper section 5.2): :math:`t = T (1 - (n - \\min n)/(\\max n - \\min n))` per feature with min and
 max over the whole data set (all 150 samples, as the paper states), ``T = 16``: the largest value spikes
 first.
+
+Measured limits of the paper's settings (fpsnn, seed 0, this split): ~83 % train / 90 % test accuracy,
+not the paper's 100 %, and no epoch count, learning rate or gamma we tried changed that. Reason: without a
+reference spike the network is shift-equivariant (delaying every input spike by d delays every output
+spike by d), so the first-spike winner only sees *differences* of the encoded features, and Iris's
+versicolor/virginica differ mostly in overall size. Classifiers given only those differences
+(``u - max(u)``) reach 87-89 % in 10-fold cross-validation (SVM, random forest, k-NN), against 95-97 % on
+the full features. ``REFERENCE_SPIKE_HYPERPARAMETERS`` adds a bias input spike at t = 0 (an absolute time
+reference) and settings that keep training stable; measured 93.3 % train / 96.7 % test (seed 0, 120
+epochs). The paper's values stay the defaults; use the variant with
+``fpsnn train iris --t-bias 0 --gamma 0 --init-mean 1 2 --init-std 1 0.5 --tau0 0.5 --schedule step
+--lr-step 70 --lr-decay 0.1 --epochs 120``.
 """
 from __future__ import annotations
 
@@ -24,12 +36,21 @@ SPLIT_SEED = 42
 N_TEST = 30
 DESCRIPTION = f"Iris (sklearn): stratified 120 train / 30 test (seed {SPLIT_SEED}); validation = test"
 
-# Paper appendix, Table 2. The table gives no batch size or epoch count: full batch, and an epoch
-# budget measured to reach 100 % test accuracy from the paper's initialisation (see tools/reproduce_iris.py).
+# Paper appendix, Table 2. The table gives no batch size or epoch count: full batch, 100 epochs (accuracy
+# is flat after ~50 epochs with these settings, see the module docstring).
 HYPERPARAMETERS = Hyperparameters(
     alpha=1.0, beta=0.9, theta=1.0, t_max=16.0, t_early=0.0,
     hidden=(10,), init_mean=(3.0, 2.0), init_std=(1.0, 0.1),
     lr=0.05, gamma=0.1, tau0=1.0, tau1=1.0, batch_size=None, epochs=100)
+
+
+# fpsnn's variant (see the module docstring): reference spike at t = 0, hidden weights that need several
+# coincident inputs to fire (mean 1.0 instead of 3.0, so the bias alone does not fire them), no
+# late-label penalty (gamma (e^{f/tau1} - 1) is ~1e6 at f ~ 14 with tau1 = 1 and swamps the cross
+# entropy), and a 10x step decay at epoch 70 against the late-training collapse seen at constant lr.
+REFERENCE_SPIKE_HYPERPARAMETERS = HYPERPARAMETERS.replace(
+    t_bias=0.0, gamma=0.0, init_mean=(1.0, 2.0), init_std=(1.0, 0.5), tau0=0.5, schedule="step", lr_step=70,
+    lr_decay=0.1, epochs=120)
 
 
 @lru_cache(maxsize=1)
