@@ -139,7 +139,8 @@ def _engine_summary(res, y, wall) -> dict:
 
 # --------------------------------------------------------------------------------------------- commands
 def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: float | None = None,
-           subset: int | None = None, per_channel: bool = True, predict: bool = True, log=None) -> dict:
+           subset: int | None = None, per_channel: bool = True, predict: bool = True, log=None,
+           mismatch: float | None = None) -> dict:
     """Compile ``model`` for ``target``, write its artifacts and ``report.json`` into ``out_dir``.
 
     Args:
@@ -152,6 +153,7 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         subset: first ``subset`` samples only (prediction and run).
         predict: also predict the accuracy on the emulator (the model's data set, or ``run_data``).
         log: callable taking one line (notes for a human, e.g. which engine ran instead of which).
+        mismatch: DYNAP-SE2 only: DynapSim's parameter spread at 3 sigma, a fraction (0.1 = 10 %).
 
     Returns:
         The report (also in ``out_dir/report.json``): ``target``, ``engine`` / ``engine_name`` (what
@@ -168,6 +170,12 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
 
     log = log or (lambda line: None)
     backend = backends.get(target)
+    if mismatch is not None:
+        if backend.chip.family != "dynapse":
+            raise ValueError(f"--mismatch: only the analog DYNAP-SE2 has parameter mismatch, not {target}")
+        if not 0 <= mismatch < 1:
+            raise ValueError(f"--mismatch = {mismatch}: must be a fraction in [0, 1) (0.1 = 10 % at 3 sigma)")
+        backend.mismatch = float(mismatch)
     net, metadata = load_network(model)
     if board:
         ok, why = backend.available("board")
@@ -275,6 +283,8 @@ def configure_deploy(p) -> None:
     p.add_argument("--board", action="store_true", help="run on the chip (stop with an error when it is missing)")
     p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: Xylo t_max/64, others t_max/128)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
+    p.add_argument("--mismatch", type=float, metavar="F", help="DYNAP-SE2: DynapSim parameter mismatch, a "
+                   "fraction at 3 sigma (0.1 = 10 %%)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
 
 
@@ -319,7 +329,7 @@ def run_deploy(args) -> int:
     import sys
 
     rep = deploy(args.model, args.target, args.out, run_data=args.run, board=args.board, dt=args.dt,
-                 subset=args.subset, log=lambda line: print(line, file=sys.stderr))
+                 subset=args.subset, log=lambda line: print(line, file=sys.stderr), mismatch=args.mismatch)
     res = rep["resources"]
     lines = [f"{args.target}: deployed to {args.out} ({', '.join(Path(a).name for a in rep['artifacts'])})",
              "resources: " + ", ".join(f"{k} {u}/{'-' if lim is None else lim}" for k, (u, lim) in res.items())]

@@ -97,6 +97,9 @@ def test_model_that_does_not_fit_stops_with_the_limit(tmp_path, capsys):
     code, _, err = _cli([str(big), "--target", "dynapse2", "--out", str(tmp_path / "o")],
                         deploy.configure_deploy, deploy.run_deploy, capsys)
     assert code == 2 and "max_fan_in" in err
+    code, _, err = _cli([str(big), "--target", "loihi2", "--out", str(tmp_path / "o"), "--mismatch", "0.1"],
+                        deploy.configure_deploy, deploy.run_deploy, capsys)
+    assert code == 2 and "--mismatch: only the analog DYNAP-SE2" in err
 
 
 def test_emulate_reports_accuracy_and_refuses_the_analog_target(model_file, capsys):
