@@ -242,17 +242,19 @@ def _measured_metrics(times, labels, hyper, t_max) -> dict:
             "spikes": int(sum(np.isfinite(t).sum() for t in times))}
 
 
-def evaluate_on(source, net: Network, x, y, hyper: Hyperparameters, dt: float | None = None,
-                chunk: int = 500, engine: str = "auto") -> dict:
-    """Deploy ``net`` once and measure classification metrics on ``(x, y)`` through ``source``.
+def evaluate_on(target, net: Network, x, y, hyper: Hyperparameters, dt: float | None = None,
+                chunk: int = 500, engine: str = "auto", mode: str = "hil") -> dict:
+    """Deploy ``net`` once and measure classification metrics on ``(x, y)``.
 
-    ``source`` is a target (chip name or object, see :func:`resolve_target`; run with ``engine``) or
-    one of this module's measurement sources. Returns ``accuracy``, ``loss``, ``silent_outputs``, ``silent_label``
-    (fractions), ``mean_spikes`` per sample, ``dead_hidden`` (per hidden layer, neurons silent on every
-    sample) and the policy counts of :func:`clean_times`.
+    ``target`` is a chip name or a backend-like object (:func:`resolve_target`). ``mode="hil"`` runs
+    the program on it with ``engine``; ``mode="qat"`` only compiles there and simulates the chip
+    network exactly (what QAT optimises). Returns ``accuracy``, ``loss``, ``silent_outputs``,
+    ``silent_label`` (fractions), ``mean_spikes`` per sample, ``dead_hidden`` (per hidden layer,
+    neurons silent on every sample) and the policy counts of :func:`clean_times`.
     """
-    if not isinstance(source, (_ChipSource, _SimulatedSource)):
-        source = _ChipSource(resolve_target(source), engine)
+    if mode not in MODES:
+        raise ValueError(f"mode = {mode!r}: must be one of {MODES}")
+    source = _SimulatedSource(target) if mode == "qat" else _ChipSource(resolve_target(target), engine)
     try:
         return _evaluate(source, net, x, y, hyper, dt, chunk)
     except _TargetFailure as failure:
@@ -293,7 +295,7 @@ class FineTuner:
             ``tau1``, ``gamma``) and ``grad_mode`` (see :class:`fpsnn.datasets.Hyperparameters`).
         train: ``(inputs, labels)``: input spike times ``(batch, n_in)`` (time units), int labels.
         target: chip name (``"xylo-audio2"``, ``"loihi2"``) or a backend-like object (``compile``, ``run``).
-            In ``qat`` mode only its chip description is used.
+            In ``qat`` mode only its ``compile`` is used.
         mode: ``"hil"`` or ``"qat"`` (module docstring).
         test: optional ``(inputs, labels)`` measured after every epoch (on the target in ``hil`` mode,
             on the exact chip network in ``qat`` mode).

@@ -143,10 +143,9 @@ def test_qat_recovers_accuracy_lost_to_the_chips_time_constants(problem):
     # runs a different network; QAT retrains the weights for the time constants the chip has.
     float_net = Network(weights=net.weights, alpha=1 / 1.45, beta=1 / 1.45, theta=1.0, t_max=net.t_max)
     x, y = train
-    src = hil._SimulatedSource(CHIP)
-    before = hil.evaluate_on(src, float_net, x, y, hyper)
+    before = hil.evaluate_on(CHIP, float_net, x, y, hyper, mode="qat")
     tuned = hil.FineTuner(float_net, hyper.replace(epochs=4, lr=0.01), train, CHIP, mode="qat").fit().net
-    after = hil.evaluate_on(src, tuned, x, y, hyper)
+    after = hil.evaluate_on(CHIP, tuned, x, y, hyper, mode="qat")
     assert after["loss"] < before["loss"] and after["accuracy"] > before["accuracy"] + 0.02
 
 

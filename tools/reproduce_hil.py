@@ -11,9 +11,9 @@ Per seed (the seed sets the float initialisation, the minibatch order and the em
    mismatch (device seed = run seed), before and after in-the-loop fine-tuning on that device.
    "Before" is exactly "offline fine-tuning on the unperturbed model", the baseline HIL must beat.
 
-Every accuracy is measured on the emulator (bit-accurate integer arithmetic, time grid
-``dt = t_max / 128``) on the first ``--test-subset`` test samples, except "float" (exact
-continuous-time simulation). Output: a Markdown table (mean +- std over seeds), optionally one JSON
+Every accuracy is measured on the emulator (bit-accurate integer arithmetic; time grid = the
+backend's default step, Xylo ``t_max / 64``, Loihi ``t_max / 128``) on the first ``--test-subset``
+test samples, except "float" (exact continuous-time simulation). Output: a Markdown table (mean +- std over seeds), optionally one JSON
 object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
 
     python tools/reproduce_hil.py --seeds 2 --epochs 2 --train-subset 300        # a quick look
@@ -114,7 +114,7 @@ def markdown(table: dict, args) -> str:
     f = lambda ms: f"{ms[0]:.2f} ± {ms[1]:.2f}"
     lines = [f"Yin-Yang test accuracy (%), {args.seeds} seeds, mean ± std; 5-{args.hidden}-3, "
              f"{args.train_subset} training / {args.test_subset} test samples, float {args.float_epochs} epochs, "
-             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = t_max / 128", "",
+             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = the backend default (Xylo t_max/64, Loihi t_max/128)", "",
              "| chip | float | plain quantization | QAT | HIL | HIL - float |", "|---|---|---|---|---|---|"]
     for chip in args.chips:
         r = table[chip]
@@ -172,6 +172,7 @@ def main(argv=None) -> int:
     p.add_argument("--spreads", nargs="*", type=float, default=[0.1, 0.2], help="mismatch spreads (default 0.1 0.2)")
     p.add_argument("--cache", type=Path, default=Path("runs/reproduce_hil"), help="float model cache directory")
     p.add_argument("--plot", metavar="PNG", help="write accuracy vs in-the-loop epoch here")
+    p.add_argument("--log", type=Path, metavar="JSONL", help="append each seed's results here as it finishes")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (table on stderr)")
     args = p.parse_args(argv)
     for name in ("seeds", "epochs", "float_epochs", "hidden", "batch_size", "train_subset", "test_subset"):
@@ -181,7 +182,13 @@ def main(argv=None) -> int:
         p.error(f"--spreads = {args.spreads}: each must be in [0, 1]")
     t0 = time.perf_counter()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    runs = [run_seed(seed, args, log) for seed in range(args.seeds)]
+    runs = []
+    for seed in range(args.seeds):
+        runs.append(run_seed(seed, args, log))
+        if args.log is not None:  # partial results survive an interrupted long run
+            with open(args.log, "a") as fh:
+                fh.write(json.dumps({"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                                     "run": runs[-1]}) + "\n")
     table = summarize(runs, args)
     md = markdown(table, args)
     result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
