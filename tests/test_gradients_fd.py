@@ -245,3 +245,19 @@ def test_jacobian_matches_dense_reference_solve(seed, n_layers, kind, rec):
                 got = jac.block(l, kind_, pl)[0, i, k]
                 np.testing.assert_allclose(got, J[r], rtol=0, atol=1e-8 * scale,
                                            err_msg=f"d t[{l}][{i},{k}] / d {kind_}[{pl}]")
+
+
+@pytest.mark.parametrize("mode", ["adjoint", "forward"])
+def test_capped_network_gradients_match_fd(mode):
+    # max_spikes is part of the model ("keeps the gradients exact for the capped network")
+    W1 = np.array([[3.0, 1.6], [2.0, 2.2]])
+    W2 = np.array([[1.2], [1.0]])
+    x = np.array([[[0.0, 0.3], [0.2, np.inf]]])
+    net = fpsnn.Network(weights=[W1, W2], alpha=1.0, beta=0.8, theta=1.0, t_max=8.0, max_spikes=3)
+    res = net.simulate(x)
+    assert sum(res.n_capped) > 0
+    rng = np.random.default_rng(11)
+    loss = make_loss(rng, net, 1)
+    _, g = net.value_and_grad(x, loss, mode=mode)
+    fd_w, _ = fd_gradient(net, x, loss, counts(res))
+    assert rel_err(flat(g["weights"], []), flat(fd_w, [])) <= FD_RTOL

@@ -205,3 +205,31 @@ def test_alpha_nearly_beta_is_continuous():
         assert near.shape == base.shape
         # d(spike time)/d(beta) is O(1), so the times may move by O(d) and no more
         np.testing.assert_allclose(finite(near), finite(base), rtol=0, atol=10 * d + 1e-12)
+
+
+def test_max_spikes_cap_matches_reference():
+    # the cap is part of the model: a capped neuron is silent afterwards, and its silence changes what
+    # its targets see (they must match the reference run with the same cap)
+    W1 = np.array([[3.0, 1.6], [2.0, 2.2]])
+    W2 = np.array([[1.2], [1.0]])
+    x = np.array([[[0.0, 0.3], [0.2, np.inf]]])
+    case = dict(weights=[W1, W2], alpha=1.0, beta=0.8, theta=1.0, t_max=8.0, recurrent=[None, None], x=x)
+    full = reference_all(case, max_spikes=50)[0]
+    assert max(int(np.max(np.sum(np.isfinite(t), axis=1))) for t in full.times) > 3   # the cap will bite
+    ref = simulate_reference(case["weights"], x[0], alpha=1.0, beta=0.8, theta=1.0, t_max=8.0, max_spikes=3)
+    assert ref.margins["capped"] > 0
+    res = fpsnn.Network(weights=[W1, W2], alpha=1.0, beta=0.8, theta=1.0, t_max=8.0, max_spikes=3).simulate(x)
+    for l in range(2):
+        for i in range(res.times[l].shape[1]):
+            want, got = finite(ref.times[l][i]), finite(res.times[l][0, i])
+            assert len(got) == len(want) <= 3
+            np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+    # n_capped counts the neurons whose LATER crossings were suppressed (fpsnn.simulate docstring): a neuron
+    # at the cap whose potential would not cross again does not count. Ask the reference which would.
+    from reference import _first_crossing
+    suppressed = [0, 0]
+    for nrn in ref.neurons:
+        if len(nrn.own) >= 3 and _first_crossing(nrn, max(nrn.own), 8.0, 0.01) is not None:
+            suppressed[nrn.layer] += 1
+    assert sum(suppressed) >= 1
+    assert list(res.n_capped) == suppressed
