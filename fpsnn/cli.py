@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from . import demo, deploy  # light at import: both import their heavy modules inside run()
+
 __all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from"]
 
 
@@ -232,6 +234,12 @@ COMMANDS: list[Command] = [
     Command("train", "train on xor | iris | yinyang with the paper's hyper-parameters", _configure_train, _run_train),
     Command("eval", "accuracy and loss of a model file on a data set split", _configure_eval, _run_eval),
     Command("plot", "figures: first-spike histograms, membrane traces, curves, raster", _configure_plot, _run_plot),
+    Command("deploy", "quantize a model for a chip, write its artifacts and report, optionally run data on it",
+            deploy.configure_deploy, deploy.run_deploy),
+    Command("emulate", "run data through a chip's bit-accurate emulator only", deploy.configure_emulate,
+            deploy.run_emulate),
+    Command("demo", "train Yin-Yang briefly, plot it, deploy it to the Xylo Audio 2 and Loihi 2 emulators",
+            demo.configure, demo.run),
 ]
 
 
