@@ -13,8 +13,8 @@ Per seed (the seed sets the float initialisation, the minibatch order and the em
 
 Every accuracy is measured on the emulator (bit-accurate integer arithmetic; time grid = the
 backend's default step, Xylo ``t_max / 64``, Loihi ``t_max / 128``) on the first ``--test-subset``
-test samples, except "float" (exact continuous-time simulation). Output: a Markdown table (mean +- std over seeds), optionally one JSON
-object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
+test samples, except "float" (exact continuous-time simulation). Output: a Markdown table (mean +- std
+over seeds), optionally one JSON object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
 
     python tools/reproduce_hil.py --seeds 2 --epochs 2 --train-subset 300        # a quick look
     python tools/reproduce_hil.py --seeds 10 --json --plot hil.png                # the table (long)
@@ -104,8 +104,9 @@ def summarize(runs: list, args) -> dict:
             after = np.array([r[chip][key]["after"] for r in runs])
             ref = np.array([r[chip]["hil"] for r in runs])   # the unperturbed chip after HIL
             lost = ref - before
-            row[key] = {"before": _stat(before), "after": _stat(after),
-                        "recovered_fraction": float(np.sum(after - before) / np.sum(lost)) if np.sum(lost) > 0 else None}
+            # fraction of the accuracy the mismatch cost (vs the unperturbed chip after HIL) that HIL won back
+            recovered = float(np.sum(after - before) / np.sum(lost)) if np.sum(lost) > 0 else None
+            row[key] = {"before": _stat(before), "after": _stat(after), "recovered_fraction": recovered}
         table[chip] = row
     return table
 
@@ -114,7 +115,8 @@ def markdown(table: dict, args) -> str:
     f = lambda ms: f"{ms[0]:.2f} ± {ms[1]:.2f}"
     lines = [f"Yin-Yang test accuracy (%), {args.seeds} seeds, mean ± std; 5-{args.hidden}-3, "
              f"{args.train_subset} training / {args.test_subset} test samples, float {args.float_epochs} epochs, "
-             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = the backend default (Xylo t_max/64, Loihi t_max/128)", "",
+             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = the backend default "
+             "(Xylo t_max/64, Loihi t_max/128)", "",
              "| chip | float | plain quantization | QAT | HIL | HIL - float |", "|---|---|---|---|---|---|"]
     for chip in args.chips:
         r = table[chip]
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=Path("runs/reproduce_hil"), help="float model cache directory")
     p.add_argument("--plot", metavar="PNG", help="write accuracy vs in-the-loop epoch here")
     p.add_argument("--log", type=Path, metavar="JSONL", help="append each seed's results here as it finishes")
+    p.add_argument("--from-log", type=Path, metavar="JSONL",
+                   help="run nothing: make the table and plot from the seeds recorded in a --log file")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (table on stderr)")
     args = p.parse_args(argv)
     for name in ("seeds", "epochs", "float_epochs", "hidden", "batch_size", "train_subset", "test_subset"):
@@ -183,12 +187,21 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
     runs = []
-    for seed in range(args.seeds):
+    if args.from_log is not None:
+        records = [json.loads(line) for line in open(args.from_log) if line.strip()]
+        if not records:
+            p.error(f"--from-log {args.from_log}: no seeds recorded")
+        recorded = records[0]["settings"]
+        for key in ("epochs", "lr", "float_epochs", "hidden", "train_subset", "test_subset", "chips", "spreads"):
+            setattr(args, key, recorded[key])
+        runs = [r["run"] for r in records]
+        args.seeds = len(runs)
+    for seed in range(len(runs), args.seeds):
         runs.append(run_seed(seed, args, log))
         if args.log is not None:  # partial results survive an interrupted long run
             with open(args.log, "a") as fh:
-                fh.write(json.dumps({"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                                     "run": runs[-1]}) + "\n")
+                settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+                fh.write(json.dumps({"settings": settings, "run": runs[-1]}) + "\n")
     table = summarize(runs, args)
     md = markdown(table, args)
     result = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
