@@ -166,3 +166,14 @@ def test_deploy_without_run_reports_the_emulator_prediction(model_file, tmp_path
     assert rep["accuracy"] == rep["prediction"]["accuracy"]
     bare = deploy.deploy(_yinyang_net(), "xylo-audio3", tmp_path / "bare")      # no data set known: nothing runs
     assert bare["engine"] is None and bare["prediction"] is None and (tmp_path / "bare" / "xylo_spec.json").is_file()
+
+
+def test_fpsnn_cli_runs_deploy_and_emulate(model_file, tmp_path, capsys):
+    from fpsnn.cli import main
+
+    assert main(["emulate", str(model_file), "--target", "xylo-imu", "--subset", "8", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["target"] == "xylo-imu" and r["samples"] == 8
+    assert main(["deploy", str(model_file), "--target", "loihi2", "--out", str(tmp_path), "--board"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("fpsnn: error: loihi2: no board run:") and "lava-loihi" in err
