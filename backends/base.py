@@ -2,7 +2,8 @@
 
     backend = fpsnn.backends.get("xylo-audio2")        # by chip name (hw_configs/)
     program, report = backend.compile(net, dt=...)     # quantize + map; ValueError naming the limit
-    result = backend.run(program, x, engine="auto")     # spike times of every layer + who ran it
+    backend.write_artifacts(program, "out/")            # files the vendor's tools load
+    result = backend.run(program, x, engine="auto", t_max=net.t_max)   # spike times of every layer + who ran it
     ok, why = backend.available("vendor")               # is that engine usable here?
 
 Engines, in the order ``"auto"`` tries them: ``"board"`` (the chip; only when asked for with
@@ -66,6 +67,10 @@ class Backend:
         """Whether ``engine`` can run here, and if not, one line saying what is missing."""
         raise NotImplementedError
 
+    def write_artifacts(self, program, out_dir) -> list:
+        """Write the files a vendor tool loads (spec / config / weights) into ``out_dir``; their paths."""
+        raise NotImplementedError
+
     def _run_engine(self, engine: str, program, x, t_max: float | None) -> RunResult:
         raise NotImplementedError
 
@@ -75,6 +80,8 @@ class Backend:
 
         ``"auto"`` takes the vendor simulator when it is installed, else the emulator, and records
         why in ``note``; a named engine that is unavailable raises RuntimeError with the reason.
+        ``t_max`` (network time units) is the window to run: a chip program holds no window of its
+        own, so the discrete-time adapters require it.
         """
         if engine not in ENGINES + ("auto",):
             raise ValueError(f"engine: expected one of {ENGINES + ('auto',)}, got {engine!r}")
