@@ -64,7 +64,7 @@ def run_seed(seed: int, args, log=print) -> dict:
     net = _float_model(seed, hyper, train, test, args.cache)
     out = {"seed": seed, "float": evaluate(net, *test)["accuracy"], "float_s": time.perf_counter() - t0}
     log(f"seed {seed}: float {100 * out['float']:.1f} %")
-    ft = hyper.replace(epochs=args.epochs, lr=args.lr)
+    ft = hyper.replace(epochs=args.epochs, lr=args.lr, schedule=args.schedule, lr_decay=0.05)
     for chip in args.chips:
         r = {"plain": hil.evaluate_on(chip, net, *test, hyper, engine="emulator")["accuracy"]}
         qat = hil.FineTuner(net, ft, train, chip, mode="qat", seed=seed).fit().net
@@ -115,7 +115,7 @@ def markdown(table: dict, args) -> str:
     f = lambda ms: f"{ms[0]:.2f} ± {ms[1]:.2f}"
     lines = [f"Yin-Yang test accuracy (%), {args.seeds} seeds, mean ± std; 5-{args.hidden}-3, "
              f"{args.train_subset} training / {args.test_subset} test samples, float {args.float_epochs} epochs, "
-             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}), dt = the backend default "
+             f"fine-tuning {args.epochs} epochs (lr {args.lr:g}, schedule {getattr(args, 'schedule', 'none')}), dt = the backend default "
              "(Xylo t_max/64, Loihi t_max/128)", "",
              "| chip | float | plain quantization | QAT | HIL | HIL - float |", "|---|---|---|---|---|---|"]
     for chip in args.chips:
@@ -164,6 +164,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1), default 3")
     p.add_argument("--epochs", type=int, default=3, help="QAT and HIL fine-tuning epochs (default 3)")
     p.add_argument("--lr", type=float, default=0.002, help="fine-tuning learning rate (Adam), default 0.002")
+    p.add_argument("--schedule", choices=("none", "cosine"), default="none",
+                   help="fine-tuning learning-rate schedule (cosine: to 0.05 lr over the epochs)")
     p.add_argument("--float-epochs", type=int, default=20, help="float training epochs (default 20)")
     p.add_argument("--float-lr", type=float, default=0.01, help="float training learning rate (default 0.01)")
     p.add_argument("--hidden", type=int, default=30, help="hidden neurons (default 30)")
