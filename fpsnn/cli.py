@@ -37,19 +37,11 @@ class Command:
 def _emit(args, result: dict, human: str) -> None:
     """Print ``result`` as one JSON object (``--json``) or ``human`` text on stdout."""
     if getattr(args, "json", False):
-        print(json.dumps(result, default=_json_default, allow_nan=True))
+        from .io import json_default
+
+        print(json.dumps(result, default=json_default, allow_nan=True))
     else:
         print(human)
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    return str(value)
 
 
 def _hyper_fields():

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import json_default
+
 __all__ = ["load_network", "load_data", "resources", "accuracy", "deploy", "emulate",
            "configure_deploy", "configure_emulate", "run_deploy", "run_emulate"]
 
@@ -226,7 +228,7 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
                           float_accuracy=float_acc)
     from .io import write_atomic
 
-    write_atomic(out / "report.json", json.dumps(report, indent=1, default=_json_default).encode())
+    write_atomic(out / "report.json", json.dumps(report, indent=1, default=json_default).encode())
     report["artifacts"].append(str(out / "report.json"))
     return report
 
@@ -256,14 +258,6 @@ def emulate(model, target: str, data=None, dt: float | None = None, subset: int 
 
 def _float_accuracy(net, x, y) -> float:
     return accuracy(net.simulate(x).first_spikes(), y)
-
-
-def _json_default(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------- CLI glue
@@ -299,7 +293,7 @@ def configure_emulate(p) -> None:
 
 
 def _print(args, result: dict, human: str) -> None:
-    print(json.dumps(result, default=_json_default) if args.json else human)
+    print(json.dumps(result, default=json_default) if args.json else human)
 
 
 def _pct(v) -> str:

@@ -631,7 +631,7 @@ def run_cli(args) -> int:
                "test_accuracy_before": first.get("test_accuracy"), "test_accuracy": final.get("test_accuracy"),
                "history": result.history, "wall_s": time.perf_counter() - t0}
     if args.json:
-        print(json.dumps(summary, default=io._json_default))
+        print(json.dumps(summary, default=io.json_default))
     else:
         print(f"{args.mode} on {args.target}: {result.epochs} epochs, test accuracy "
               f"{100 * (first.get('test_accuracy') or 0):.2f} % -> {100 * (final.get('test_accuracy') or 0):.2f} %, "

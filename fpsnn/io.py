@@ -107,7 +107,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (np.integer, np.floating, np.bool_)):
@@ -161,7 +161,7 @@ def _encode(kind: str, net: Network, metadata: dict | None, arrays: dict | None)
     header = {"format": FORMAT, "version": VERSION, "kind": kind, "network": net_info, "arrays": manifest,
               "metadata": metadata or {}}
     try:
-        members[_HEADER] = json.dumps(header, default=_json_default, sort_keys=True, indent=1).encode("utf-8")
+        members[_HEADER] = json.dumps(header, default=json_default, sort_keys=True, indent=1).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata: not JSON-serialisable ({exc})") from None
     buf = _bytes_io.BytesIO()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["QuantizationReport", "quantize"]
+__all__ = ["QuantizationReport", "quantize", "round_and_count"]
 
 
 def _jsonable(value):
@@ -53,6 +53,20 @@ class QuantizationReport:
     def to_dict(self) -> dict:
         """A JSON-serialisable dict of the report."""
         return _jsonable(asdict(self))
+
+
+def round_and_count(name: str, x, lo: int, hi: int, report: "QuantizationReport", step: int = 1) -> np.ndarray:
+    """Round ``x`` to the nearest multiple of ``step`` in ``[lo, hi]``; count the losses in ``report``.
+
+    Entries outside the range are clipped (``report.clipped[name]``); non-zero floats that become 0
+    are counted in ``report.rounded_to_zero[name]``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    r = np.round(x / step) * step
+    report.clipped[name] = int(np.count_nonzero((r < lo) | (r > hi)))
+    r = np.clip(r, lo, hi).astype(np.int64)
+    report.rounded_to_zero[name] = int(np.count_nonzero((r == 0) & (x != 0)))
+    return r
 
 
 def quantize(net, chip, dt: float, per_channel: bool = True):

@@ -50,7 +50,7 @@ import math
 import numpy as np
 
 from ...network import Network
-from ...quantize import QuantizationReport
+from ...quantize import QuantizationReport, round_and_count
 from ..emulator.loihi import LoihiProgram, effective_weights
 
 __all__ = ["quantize_loihi", "dequantize_loihi", "check_fits", "du_for_tau", "dv_for_tau",
@@ -174,11 +174,7 @@ def _mantissa(q: np.ndarray, mode: str, name: str, report: QuantizationReport) -
     """Round scaled weights ``q`` (already divided by 2**e) to Lava weights, counting losses."""
     lo, hi = {"mixed": (-256, 254), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
     step = 2 if mode == "mixed" else 1               # mixed: Lava keeps even weights only
-    r = np.round(q / step) * step
-    report.clipped[name] = int(np.count_nonzero((r < lo) | (r > hi)))
-    r = np.clip(r, lo, hi).astype(np.int64)
-    report.rounded_to_zero[name] = int(np.count_nonzero((r == 0) & (q != 0)))
-    return r
+    return round_and_count(name, q, lo, hi, report, step)
 
 
 def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,

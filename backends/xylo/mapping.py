@@ -45,7 +45,7 @@ import math
 import numpy as np
 
 from ...network import Network
-from ...quantize import QuantizationReport
+from ...quantize import QuantizationReport, round_and_count
 from ..emulator.xylo import LIMITS, XyloProgram
 
 __all__ = ["quantize_xylo", "dequantize_xylo", "to_rockpool_spec", "check_fits", "dash_for_tau", "tau_for_dash"]
@@ -157,15 +157,6 @@ def _layer_scale(maxw, theta, dt, shift_max, headroom, per_channel):
     return scale, shift, s_theta < s_w0 * 2 ** shift
 
 
-def _round_count(name, x, lo, hi, report):
-    """Round ``x`` to integers in [lo, hi], counting clipped and rounded-to-zero entries."""
-    r = np.round(x)
-    report.clipped[name] = int(np.count_nonzero((r < lo) | (r > hi)))
-    r = np.clip(r, lo, hi).astype(np.int64)
-    report.rounded_to_zero[name] = int(np.count_nonzero((r == 0) & (x != 0)))
-    return r
-
-
 def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
                   headroom: float = DEFAULT_HEADROOM):
     """Map a float two-layer network (hidden, output) onto a Xylo chip.
@@ -223,10 +214,10 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
                              1.0 if readout else headroom, per_channel)
     wlo, whi = LIMITS["weight"]
     tlo, thi = LIMITS["threshold"]
-    q_in = _round_count("weights_in", w_in * dt * s_h / 2 ** sh_h, wlo, whi, report)
-    q_rec = None if w_rec is None else _round_count("weights_rec", w_rec * dt * s_h / 2 ** sh_h, wlo, whi, report)
-    q_out = _round_count("weights_out", w_out * dt * s_o / 2 ** sh_o, wlo, whi, report)
-    q_th = _round_count("threshold", net.theta[0] * s_h, 1, thi, report)
+    q_in = round_and_count("weights_in", w_in * dt * s_h / 2 ** sh_h, wlo, whi, report)
+    q_rec = None if w_rec is None else round_and_count("weights_rec", w_rec * dt * s_h / 2 ** sh_h, wlo, whi, report)
+    q_out = round_and_count("weights_out", w_out * dt * s_o / 2 ** sh_o, wlo, whi, report)
+    q_th = round_and_count("threshold", net.theta[0] * s_h, 1, thi, report)
     if readout:
         q_th_out = np.full(n_out, thi, dtype=np.int64)
         report.clipped["threshold_out"] = 0
@@ -234,7 +225,7 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         limits.append(f"output layer is a membrane read-out (theta = inf): threshold_out = {thi}, "
                       "read vmem, not events")
     else:
-        q_th_out = _round_count("threshold_out", theta_out * s_o, 1, thi, report)
+        q_th_out = round_and_count("threshold_out", theta_out * s_o, 1, thi, report)
 
     # decay codes and what they implement
     d_syn = dash_for_tau(1.0 / net.alpha[0], dt, 1, desc.decay_max)
