@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
-from . import demo, deploy  # light at import: both import their heavy modules inside run()
+from . import demo, deploy, hil  # light at import: each imports its heavy modules inside run()
 
 __all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from"]
 
@@ -232,6 +232,8 @@ COMMANDS: list[Command] = [
             deploy.run_emulate),
     Command("demo", "train Yin-Yang briefly, plot it, deploy it to the Xylo Audio 2 and Loihi 2 emulators",
             demo.configure, demo.run),
+    Command("hil", "fine-tune a model for a chip from spike times measured on it (or offline: --mode qat)",
+            hil.configure_cli, hil.run_cli),
 ]
 
 

@@ -189,3 +189,26 @@ def test_mismatch_opens_a_gap_that_in_the_loop_training_closes(problem):
                            engine="emulator").fit()
     after = hil.evaluate_on(device, tuned.net, x, y, hyper, engine="emulator")
     assert after["loss"] < before["loss"]
+
+
+# ------------------------------------------------------------------------------------ command line
+def test_cli_hil_fine_tunes_a_model_file_and_resumes(problem, tmp_path, capsys):
+    import json
+
+    from fpsnn import io
+    from fpsnn.cli import main
+
+    net, hyper, _, _ = problem
+    enc = datasets.spec("yinyang").encoder(hyper)
+    model = io.save_model(tmp_path / "m.fpsnn", net, {"dataset": "yinyang", "hyper": hyper.to_dict(),
+                                                       "encoder": enc.to_dict()})
+    argv = ["hil", str(model), "--target", CHIP, "--engine", "emulator", "--epochs", "1", "--train-subset", "60",
+            "--test-subset", "40", "--out", str(tmp_path / "run"), "--json", "--no-progress"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["epochs"] == 1 and len(out["history"]) == 2 and 0 <= out["test_accuracy"] <= 1
+    assert (tmp_path / "run" / "model.fpsnn").exists()
+    assert main(argv[:6] + ["--epochs", "2"] + argv[8:] + ["--resume"]) == 0   # one more epoch from the checkpoint
+    assert json.loads(capsys.readouterr().out)["epochs"] == 2
+    assert main(["hil", str(model), "--target", "no-such-chip"]) == 2
+    assert "target: unknown 'no-such-chip'" in capsys.readouterr().err
