@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -44,6 +43,7 @@ from .simulate import check_input_times, debug_enabled, simulate
 __all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
 
 _NO_REC = np.zeros((0, 0))
+_N_CHUNKS = 4  # batch chunks of the adjoint's parallel loop (see _adjoint)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -317,7 +317,9 @@ def _adjoint_layer(pre, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks)
 
 def _adjoint(net, inputs, times, d_times):
     """dL/dW (summed over the batch), dL/d(input times), #bad slopes, by backward substitution."""
-    n_chunks = max(1, min(inputs.shape[0], 4 * numba.get_num_threads()))
+    # A fixed number of partial sums, whatever the thread count: the gradient (and so a whole training
+    # run) is then bitwise the same on 1 or 16 cores.
+    n_chunks = max(1, min(inputs.shape[0], _N_CHUNKS))
     g_w = [np.zeros_like(w) for w in net.weights]
     g_r = [None if r is None else np.zeros_like(r) for r in net.recurrent]
     src = None  # dL/dt of the current layer's spikes, downstream contributions included
