@@ -152,7 +152,7 @@ def _run_train(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------- eval
-def _model_context(model_path, dataset: str | None):
+def model_context(model_path, dataset: str | None):
     """``(net, metadata, dataset name, encoder, hyper)`` for a model file, with clear errors."""
     from . import datasets, io
     from .datasets import Hyperparameters
@@ -181,7 +181,7 @@ def _run_eval(args) -> int:
     from . import datasets
     from .train import evaluate
 
-    net, _, name, enc, hyper = _model_context(args.model, args.dataset)
+    net, _, name, enc, hyper = model_context(args.model, args.dataset)
     x, y = datasets.load(name, args.split)
     if enc.n_inputs(x.shape[1]) != net.n_inputs:
         raise ValueError(f"--dataset {name}: encodes to {enc.n_inputs(x.shape[1])} inputs, the model has {net.n_inputs}")
@@ -208,7 +208,7 @@ def _configure_plot(p: argparse.ArgumentParser) -> None:
 def _run_plot(args) -> int:
     from . import datasets, io, plots
 
-    net, metadata, name, enc, _ = _model_context(args.model, args.dataset)
+    net, metadata, name, enc, _ = model_context(args.model, args.dataset)
     initial = io.read_file(args.model).arrays
     x, y = datasets.load(name, args.split)
     if not 0 <= args.sample < len(y):

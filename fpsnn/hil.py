@@ -69,8 +69,8 @@ from . import io
 from .datasets import Hyperparameters
 from .losses import FirstSpikeCrossEntropy, predict
 from .network import Network
-from .train import (CHECKPOINT_NAME, MODEL_NAME, TrainResult, _fingerprint, _gradient_list, _parameters,
-                    _Progress, _with_parameters, learning_rate, make_optimizer)
+from .train import (CHECKPOINT_NAME, MODEL_NAME, TrainResult, fingerprint, gradient_list, parameter_list,
+                    Progress, with_parameter_list, learning_rate, make_optimizer)
 
 __all__ = ["MODES", "chip_network", "clean_times", "POLICY_COUNTS",
            "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
@@ -377,7 +377,7 @@ class FineTuner:
         hyper.pop("epochs")
         return {"mode": self.mode, "target": self.source.name, "dt": self.dt, "mismatch": float(self.mismatch),
                 "mismatch_seed": int(self.mismatch_seed), "seed": int(self.seed), "hyper": hyper,
-                "data_sha256": _fingerprint(self.x_train, self.y_train)}
+                "data_sha256": fingerprint(self.x_train, self.y_train)}
 
     def _save(self, s: dict) -> None:
         if self.out_dir is None:
@@ -394,7 +394,7 @@ class FineTuner:
     def _fresh(self) -> dict:
         net = self.net.with_parameters(self.net.weights, self.net.recurrent)
         return {"net": net, "initial": [w.copy() for w in net.weights],
-                "optimizer": make_optimizer(self.hyper, [p.shape for p in _parameters(net)]),
+                "optimizer": make_optimizer(self.hyper, [p.shape for p in parameter_list(net)]),
                 "rng": np.random.default_rng(np.random.SeedSequence(int(self.seed))),
                 "epoch": 0, "batch": 0, "order": None, "sums": _zero_sums(), "history": []}
 
@@ -408,7 +408,7 @@ class FineTuner:
         if diff:
             raise ValueError(f"{self.checkpoint_path}: cannot resume, settings differ: {diff}")
         net = ck.net
-        optimizer = make_optimizer(self.hyper, [p.shape for p in _parameters(net)])
+        optimizer = make_optimizer(self.hyper, [p.shape for p in parameter_list(net)])
         optimizer.load_state(ck.arrays, md["optimizer"])
         rng = np.random.default_rng()
         rng.bit_generator.state = md["rng_state"]
@@ -430,11 +430,11 @@ class FineTuner:
         loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
         with np.errstate(invalid="ignore"):  # the +inf padding makes inf - inf in the sortedness check
             value, grads = chip_net.value_and_grad(x, loss, mode=self.hyper.grad_mode, times=times)
-        g = _gradient_list(chip_net, grads)
+        g = gradient_list(chip_net, grads)
         sums = s["sums"]
         if all(np.all(np.isfinite(a)) for a in g):
             # straight-through: the gradient at the chip's weights moves the shadow weights
-            s["net"] = _with_parameters(net, s["optimizer"].step(_parameters(net), g, lr))
+            s["net"] = with_parameter_list(net, s["optimizer"].step(parameter_list(net), g, lr))
         else:
             sums["skipped_updates"] += 1
         m = _measured_metrics(times, y, self.hyper, net.t_max)
@@ -480,7 +480,7 @@ class FineTuner:
         batch_size = n if self.hyper.batch_size is None else min(int(self.hyper.batch_size), n)
         n_batches = -(-n // batch_size)
         epochs = int(self.hyper.epochs)
-        with _Progress(self.progress, epochs, n_batches, s["epoch"]) as bar:
+        with Progress(self.progress, epochs, n_batches, s["epoch"]) as bar:
             try:
                 if not s["history"]:
                     s["history"].append(self._row(s, 0, None, 0.0))
@@ -556,12 +556,12 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
     ``lr`` is kept when ``lr`` is None). Other arguments as in :class:`FineTuner`.
     """
     from . import datasets
-    from .cli import _model_context
+    from .cli import model_context
 
     for arg, value in (("epochs", epochs), ("train_subset", train_subset), ("test_subset", test_subset)):
         if value is not None and (int(value) != value or value < (0 if arg == "epochs" else 1)):
             raise ValueError(f"{arg} = {value}: must be an integer >= {0 if arg == 'epochs' else 1}")
-    net, metadata, name, enc, hyper = _model_context(model, data)
+    net, metadata, name, enc, hyper = model_context(model, data)
     x, y = datasets.load(name, "train")
     xt, yt = datasets.load(name, metadata.get("test_split", "test"))
     if enc.n_inputs(x.shape[1]) != net.n_inputs:

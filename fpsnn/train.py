@@ -119,19 +119,21 @@ def init_network(hyper: Hyperparameters, n_inputs: int, n_outputs: int, rng: np.
                    t_max=hyper.simulation_window, max_spikes=hyper.max_spikes)
 
 
-def _parameters(net: Network) -> list:
+def parameter_list(net: Network) -> list:
     """The trainable arrays in a fixed order: weights, then the recurrent matrices that exist."""
     return list(net.weights) + [r for r in net.recurrent if r is not None]
 
 
-def _with_parameters(net: Network, params: list) -> Network:
+def with_parameter_list(net: Network, params: list) -> Network:
+    """A copy of ``net`` with the arrays of :func:`parameter_list` replaced by ``params``."""
     n = net.n_layers
     rest = iter(params[n:])
     recurrent = [None if r is None else next(rest) for r in net.recurrent]
     return net.with_parameters(params[:n], recurrent)
 
 
-def _gradient_list(net: Network, grads: dict) -> list:
+def gradient_list(net: Network, grads: dict) -> list:
+    """``value_and_grad``'s gradients in the order of :func:`parameter_list`."""
     return list(grads["weights"]) + [g for g, r in zip(grads["recurrent"], net.recurrent) if r is not None]
 
 
@@ -193,7 +195,7 @@ class TrainResult:
         return self.history[-1]
 
 
-def _fingerprint(*arrays) -> str:
+def fingerprint(*arrays) -> str:
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)
@@ -258,12 +260,12 @@ class Trainer:
         return None if self.out_dir is None else self.out_dir / MODEL_NAME
 
     def _data_fingerprint(self) -> str:
-        return _fingerprint(self.x_train, self.y_train)
+        return fingerprint(self.x_train, self.y_train)
 
     def _fresh_state(self):
         init_seq, shuffle_seq = np.random.SeedSequence(int(self.seed)).spawn(2)
         net = init_network(self.hyper, self.x_train.shape[1], self.n_classes, np.random.default_rng(init_seq))
-        optimizer = make_optimizer(self.hyper, [p.shape for p in _parameters(net)])
+        optimizer = make_optimizer(self.hyper, [p.shape for p in parameter_list(net)])
         return net, optimizer, np.random.default_rng(shuffle_seq)
 
     def _save_checkpoint(self, net, initial, optimizer, rng, epoch, history) -> None:
@@ -295,7 +297,7 @@ class Trainer:
         if problems:
             raise ValueError(f"{self.checkpoint_path}: cannot resume: " + "; ".join(problems))
         net = ck.net
-        optimizer = make_optimizer(self.hyper, [p.shape for p in _parameters(net)])
+        optimizer = make_optimizer(self.hyper, [p.shape for p in parameter_list(net)])
         optimizer.load_state(ck.arrays, md["optimizer"])
         rng = np.random.default_rng()
         rng.bit_generator.state = md["rng_state"]
@@ -337,7 +339,7 @@ class Trainer:
         batch_size = n if hyper.batch_size is None else min(int(hyper.batch_size), n)
         n_batches = -(-n // batch_size)
         stopped_early = self._reached(history[-1])
-        with _Progress(self.progress, hyper.epochs, n_batches, epoch) as bar:
+        with Progress(self.progress, hyper.epochs, n_batches, epoch) as bar:
             bar.show(history[-1])
             while epoch < hyper.epochs and not stopped_early:
                 t_epoch = time.perf_counter()
@@ -350,10 +352,10 @@ class Trainer:
                     loss = FirstSpikeCrossEntropy(self.y_train[idx], tau0=hyper.tau0, tau1=hyper.tau1,
                                                   gamma=hyper.gamma)
                     value, grads = net.value_and_grad(self.x_train[idx], loss, mode=hyper.grad_mode)
-                    g = _gradient_list(net, grads)
+                    g = gradient_list(net, grads)
                     if not all(np.all(np.isfinite(a)) for a in g):
                         raise FloatingPointError(f"non-finite gradient at epoch {epoch + 1}, batch {b + 1}")
-                    net = _with_parameters(net, optimizer.step(_parameters(net), g, lr))
+                    net = with_parameter_list(net, optimizer.step(parameter_list(net), g, lr))
                     loss_sum += value * len(idx)
                     bar.advance_batch(value)
                 epoch += 1
@@ -388,7 +390,7 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------------------------- progress
-class _Progress:
+class Progress:
     """A rich progress bar on stderr (epochs + batches, live loss/accuracy), or nothing when disabled."""
 
     def __init__(self, enabled: bool, epochs: int, n_batches: int, done: int):
