@@ -69,8 +69,8 @@ from . import io
 from .datasets import Hyperparameters
 from .losses import FirstSpikeCrossEntropy, predict
 from .network import Network
-from .train import (CHECKPOINT_NAME, MODEL_NAME, TrainResult, fingerprint, gradient_list, parameter_list,
-                    Progress, with_parameter_list, learning_rate, make_optimizer)
+from .train import (Progress, RunFiles, TrainResult, fingerprint, gradient_list,
+                    learning_rate, make_optimizer, parameter_list, with_parameter_list)
 
 __all__ = ["MODES", "chip_network", "clean_times", "POLICY_COUNTS",
            "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
@@ -286,7 +286,7 @@ def _evaluate(source, net, x, y, hyper, dt, chunk=500) -> dict:
 
 # ------------------------------------------------------------------------------------ the loop
 @dataclass
-class FineTuner:
+class FineTuner(RunFiles):
     """Fine-tune a trained float network for a chip: in the loop (``hil``) or offline (``qat``).
 
     Args:
@@ -363,13 +363,6 @@ class FineTuner:
         self.out_dir = None if self.out_dir is None else Path(self.out_dir)
 
     # ------------------------------------------------------------------ paths and resume
-    @property
-    def checkpoint_path(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
-
-    @property
-    def model_path(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / MODEL_NAME
 
     def _config(self) -> dict:
         """Everything a resumed run must share with the interrupted one (the epoch budget may grow)."""

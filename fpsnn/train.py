@@ -205,8 +205,22 @@ def fingerprint(*arrays) -> str:
 
 
 # --------------------------------------------------------------------------------------------- trainer
+class RunFiles:
+    """Where a run with an ``out_dir`` keeps its files (training and fine-tuning alike)."""
+
+    out_dir: Path | None
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
+
+    @property
+    def model_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / MODEL_NAME
+
+
 @dataclass
-class Trainer:
+class Trainer(RunFiles):
     """Train a classifier on encoded spike times with first-spike cross entropy.
 
     Args:
@@ -251,13 +265,6 @@ class Trainer:
         self.out_dir = None if self.out_dir is None else Path(self.out_dir)
 
     # ------------------------------------------------------------------ paths and state
-    @property
-    def checkpoint_path(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
-
-    @property
-    def model_path(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / MODEL_NAME
 
     def _data_fingerprint(self) -> str:
         return fingerprint(self.x_train, self.y_train)
