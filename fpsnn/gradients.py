@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from .kernels import psp, psp_both, psp_slope, sorted_events, span_factors
 from .network import Network
-from .simulate import check_input_times, debug_enabled, simulate
+from .simulate import check_input_times, check_spike_array, debug_enabled, simulate
 
 __all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
 
@@ -56,22 +56,10 @@ def check_spike_times(net: Network, times, batch: int) -> list:
         raise ValueError(f"times: expected a list of {net.n_layers} arrays (one per layer)")
     out = []
     for l, t in enumerate(times):
-        name = f"times[{l}]"
-        try:
-            arr = np.array(t, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}: cannot be converted to float64 ({exc})") from None
-        if arr.ndim == 2:
-            arr = arr[:, :, None]
-        if arr.ndim != 3 or arr.shape[:2] != (batch, net.sizes[l]):
-            raise ValueError(f"{name}: expected shape ({batch}, {net.sizes[l]}, k), got {arr.shape}")
-        if np.any(np.isnan(arr)) or np.any(arr < 0):
-            raise ValueError(f"{name}: spike times must be >= 0 and not NaN (+inf = no spike)")
-        if arr.shape[2] > 1 and np.any(arr[:, :, 1:] < arr[:, :, :-1]):  # (inf - inf would warn)
-            raise ValueError(f"{name}: each neuron's spike times must be sorted along the last axis")
+        arr = check_spike_array(f"times[{l}]", t, (batch, net.sizes[l]))
         if np.all(np.isinf(net.theta[l])) and np.any(np.isfinite(arr)):
-            raise ValueError(f"{name}: layer {l} is a non-firing read-out layer but has spikes")
-        out.append(np.ascontiguousarray(arr))
+            raise ValueError(f"times[{l}]: layer {l} is a non-firing read-out layer but has spikes")
+        out.append(arr)
     return out
 
 

@@ -25,7 +25,7 @@ from numba import njit, prange
 from .kernels import kernel_peak, next_crossing, psp, sorted_events, span_factors
 from .network import Network
 
-__all__ = ["SimulationResult", "simulate", "check_input_times", "membrane_potential"]
+__all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
 
 
 @dataclass
@@ -65,22 +65,20 @@ def debug_enabled(debug: bool = False) -> bool:
     return bool(debug) or os.environ.get("FPSNN_DEBUG", "") not in ("", "0")
 
 
-def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
-    """Validate input spike times and return them as ``(batch, n_in, k)`` float64.
+def check_spike_array(name: str, value, shape: tuple) -> np.ndarray:
+    """Padded spike times as C-contiguous float64 ``(*shape, k)``, or ValueError naming ``name``.
 
-    Accepts ``(batch, n_in)`` (one spike or none per channel) or ``(batch, n_in, k)``. ``+inf`` means
-    "no spike"; NaN, negative or -inf times, and unsorted times along the last axis are errors.
+    ``value`` may omit the last axis (one spike or none per neuron). ``+inf`` means "no spike"; NaN,
+    negative or -inf times, and times not sorted along the last axis are errors.
     """
     try:
-        arr = np.array(x, dtype=np.float64)
+        arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: cannot be converted to float64 spike times ({exc})") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    if arr.ndim != 3:
-        raise ValueError(f"{name}: expected shape (batch, n_in) or (batch, n_in, k), got {arr.shape}")
-    if arr.shape[1] != n_in:
-        raise ValueError(f"{name}: has {arr.shape[1]} input channels but weights[0] has {n_in} rows")
+    if arr.ndim != 3 or arr.shape[:2] != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)} or {tuple(shape) + ('k',)}, got {np.shape(value)}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name}: the batch is empty")
     if np.any(np.isnan(arr)):
@@ -88,8 +86,21 @@ def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
     if np.any(arr < 0):
         raise ValueError(f"{name}: spike times must be >= 0 (found {arr.min()})")
     if arr.shape[2] > 1 and np.any(arr[:, :, 1:] < arr[:, :, :-1]):  # (inf - inf would warn)
-        raise ValueError(f"{name}: each channel's spike times must be sorted along the last axis")
+        raise ValueError(f"{name}: each neuron's spike times must be sorted along the last axis")
     return np.ascontiguousarray(arr)
+
+
+def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
+    """Validate input spike times ``(batch, n_in[, k])`` and return them as ``(batch, n_in, k)`` float64."""
+    try:
+        shape = np.shape(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name}: cannot be converted to float64 spike times ({exc})") from None
+    if len(shape) in (2, 3) and shape[1] != n_in:
+        raise ValueError(f"{name}: has {shape[1]} input channels but weights[0] has {n_in} rows")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"{name}: expected shape (batch, n_in) or (batch, n_in, k), got {shape}")
+    return check_spike_array(name, x, (shape[0], n_in))
 
 
 # ---------------------------------------------------------------------------------------------------
