@@ -69,7 +69,7 @@ from . import io
 from .datasets import Hyperparameters
 from .losses import FirstSpikeCrossEntropy, predict
 from .network import Network
-from .train import (Progress, RunFiles, TrainResult, fingerprint, gradient_list,
+from .train import (Progress, RunFiles, TrainResult, check_training_data, fingerprint, gradient_list,
                     learning_rate, make_optimizer, parameter_list, with_parameter_list)
 
 __all__ = ["MODES", "chip_network", "clean_times", "POLICY_COUNTS",
@@ -334,12 +334,7 @@ class FineTuner(RunFiles):
                              "classification and needs a firing output layer")
         if self.mode not in MODES:
             raise ValueError(f"mode = {self.mode!r}: must be one of {MODES}")
-        x, y = self.train
-        self.x_train = np.ascontiguousarray(x, dtype=np.float64)
-        self.y_train = np.asarray(y, dtype=np.int64)
-        if self.x_train.ndim != 2 or len(self.x_train) != len(self.y_train) or len(self.y_train) == 0:
-            raise ValueError(f"train: expected inputs (batch, n_in) and labels (batch,), got "
-                             f"{self.x_train.shape} and {self.y_train.shape}")
+        self.x_train, self.y_train = check_training_data(self.train)
         if self.x_train.shape[1] != self.net.n_inputs:
             raise ValueError(f"train: inputs have {self.x_train.shape[1]} channels, the network {self.net.n_inputs}")
         if self.y_train.max() >= self.net.sizes[-1] or self.y_train.min() < 0:

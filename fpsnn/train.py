@@ -205,6 +205,16 @@ def fingerprint(*arrays) -> str:
 
 
 # --------------------------------------------------------------------------------------------- trainer
+def check_training_data(train) -> tuple:
+    """``train = (inputs (batch, n_in), labels (batch,))`` as float64 / int64 arrays, or ValueError."""
+    x, y = train
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"train: expected inputs (batch, n_in) and labels (batch,), got {x.shape} and {y.shape}")
+    return x, y
+
+
 class RunFiles:
     """Where a run with an ``out_dir`` keeps its files (training and fine-tuning alike)."""
 
@@ -246,12 +256,7 @@ class Trainer(RunFiles):
     until_accuracy: float | None = None
 
     def __post_init__(self):
-        x, y = self.train
-        self.x_train = np.ascontiguousarray(x, dtype=np.float64)
-        self.y_train = np.asarray(y, dtype=np.int64)
-        if self.x_train.ndim != 2 or len(self.x_train) != len(self.y_train) or len(self.y_train) == 0:
-            raise ValueError(f"train: expected inputs (batch, n_in) and labels (batch,), got "
-                             f"{self.x_train.shape} and {self.y_train.shape}")
+        self.x_train, self.y_train = check_training_data(self.train)
         if self.test is not None:
             self.x_test = np.ascontiguousarray(self.test[0], dtype=np.float64)
             self.y_test = np.asarray(self.test[1], dtype=np.int64)
