@@ -377,34 +377,40 @@ def _deliver(counts, cap, ptr, post, syn, w, isyn):
 
 
 @numba.njit(cache=True, inline="always")
+def _decay_currents(isyn, dash_syn):
+    """Every synaptic current loses ``decay(I, dash_syn)`` (both versions, same arithmetic)."""
+    for s in range(isyn.shape[0]):
+        for j in range(isyn.shape[1]):
+            isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
+
+
+@numba.njit(cache=True, inline="always")
+def _current(isyn, j):
+    """Neuron ``j``'s summed synaptic current (one or two synapse states)."""
+    total = isyn[0, j]
+    if isyn.shape[0] == 2:
+        total += isyn[1, j]
+    return total
+
+
+@numba.njit(cache=True, inline="always")
 def _integrate(vmem, isyn, dash_mem, dash_syn, bias, version):
     """Sub-threshold step of every neuron of a population (module docstring, point 3)."""
     n = vmem.shape[0]
-    ns = isyn.shape[0]
     if version == 2:
-        for s in range(ns):
-            for j in range(n):
-                isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
+        _decay_currents(isyn, dash_syn)
         for j in range(n):
-            total = isyn[0, j]
-            if ns == 2:
-                total += isyn[1, j]
             v = vmem[j]
             dv = _wrap16(-_decay(v, dash_mem[j]))  # int16(-(-32768)) wraps in xylosim
-            dv = _sat(dv + total)
+            dv = _sat(dv + _current(isyn, j))
             dv = _sat(dv + bias[j])
             vmem[j] = _sat(v + dv)
     else:
         for j in range(n):
             vmem[j] -= _decay(vmem[j], dash_mem[j])
-        for s in range(ns):
-            for j in range(n):
-                isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
+        _decay_currents(isyn, dash_syn)
         for j in range(n):
-            total = isyn[0, j]
-            if ns == 2:
-                total += isyn[1, j]
-            vmem[j] = _sat(vmem[j] + total)
+            vmem[j] = _sat(vmem[j] + _current(isyn, j))
 
 
 @numba.njit(cache=True, inline="always")
