@@ -20,14 +20,16 @@ from matplotlib.figure import Figure
 
 from .network import Network
 
-__all__ = ["first_spike_histograms", "membrane_traces", "training_curves", "spike_raster", "make_all"]
+__all__ = ["first_spike_histograms", "membrane_traces", "training_curves", "spike_raster", "make_all",
+           "save_figure"]
 
 
-def _save(fig: Figure, path) -> Path:
+def save_figure(fig: Figure, path, dpi: int = 120) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parent folders created, Agg canvas: no display needed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     return path
 
 
@@ -67,7 +69,7 @@ def first_spike_histograms(first_after: np.ndarray, labels: np.ndarray, path, fi
     axes[0, -1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000, title: str = "") -> Path:
@@ -94,7 +96,7 @@ def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000,
     capped = [i for i in range(v.shape[0]) if np.isfinite(res.times[-1][0, i]).sum() >= net.max_spikes]
     note = f"; outputs {capped} reached max_spikes = {net.max_spikes} and stay silent after" if capped else ""
     ax.set_title((title or "output membrane potentials") + " (triangles: spikes" + note + ")", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def training_curves(history: list, path, title: str = "") -> Path:
@@ -119,7 +121,7 @@ def training_curves(history: list, path, title: str = "") -> Path:
     ax_acc.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path:
@@ -139,7 +141,7 @@ def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path
     axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)  # keeps spikes at t = 0 visible
     axes[-1].set_xlabel("time")
     axes[0].set_title(title or "spike raster")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def make_all(net: Network, inputs: np.ndarray, labels: np.ndarray, out_dir, history: list | None = None,

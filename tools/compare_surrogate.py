@@ -311,11 +311,11 @@ def _summarise(runs: list) -> dict:
 
 
 def plot(summary: dict, path: Path, title: str) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from fpsnn.plots import save_figure
+
     fig = Figure(figsize=(15, 4.2))
-    FigureCanvasAgg(fig)
     ax_e, ax_t, ax_a = fig.subplots(1, 3)
     for name, style in (("fpsnn", dict(color="C0")), ("snntorch", dict(color="C3"))):
         m = summary[name]
@@ -335,9 +335,7 @@ def plot(summary: dict, path: Path, title: str) -> Path:
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------- main

@@ -251,7 +251,7 @@ def plot(result: dict, path) -> None:
     """PNG: accuracy vs dt (float as a dashed line) and first-spike RMSE vs dt per chip (log dt axis)."""
     from matplotlib.figure import Figure
 
-    from fpsnn.plots import _save
+    from fpsnn.plots import save_figure
 
     fig = Figure(figsize=(11, 4.2))
     ax_acc, ax_rmse = fig.subplots(1, 2)
@@ -274,7 +274,7 @@ def plot(result: dict, path) -> None:
         ax.legend(fontsize=7)
     fig.suptitle(f"{result['model']}: {result['data']}, {result['samples']} samples")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------------------- CLI

@@ -134,8 +134,9 @@ def markdown(table: dict, args) -> str:
 
 
 def plot(runs: list, args, path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from fpsnn.plots import save_figure
 
     fig = Figure(figsize=(5 * len(args.chips), 4))
     for i, chip in enumerate(args.chips):
@@ -152,11 +153,7 @@ def plot(runs: list, args, path) -> Path:
         ax.set_title(f"{chip} ({len(runs)} seeds)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    FigureCanvasAgg(fig)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def main(argv=None) -> int:
