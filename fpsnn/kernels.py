@@ -93,17 +93,28 @@ def sorted_events(times_s, t_limit):
 
 @njit(cache=True, inline="always")
 def expm1_ratio(y):
-    """(1 - exp(-y)) / y for y >= 0, with the limit 1 at y = 0 (no cancellation for small y)."""
-    if y == 0.0:
-        return 1.0
+    """(1 - exp(-y)) / y for y >= 0, with the limit 1 at y = 0 (no cancellation for small y).
+
+    Below y = 0.05 (the paper's alpha ~ beta: y = |beta - alpha| tau is ~1e-3) the Taylor series
+    sum_k (-y)^k / (k+1)! to k = 8 is used (truncation < 6e-19, so exact to rounding): it is a few
+    multiply-adds instead of an ``expm1`` call and a division.
+    """
+    if y < 0.05:
+        return 1.0 - y * (1 / 2 - y * (1 / 6 - y * (1 / 24 - y * (1 / 120 - y * (1 / 720 - y * (
+            1 / 5040 - y * (1 / 40320 - y * (1 / 362880))))))))
     return -math.expm1(-y) / y
 
 
 @njit(cache=True, inline="always")
 def log1p_ratio(y):
-    """log(1 + y) / y for y > -1, with the limit 1 at y = 0."""
-    if y == 0.0:
-        return 1.0
+    """log(1 + y) / y for y > -1, with the limit 1 at y = 0.
+
+    For |y| < 0.01 the series sum_k (-y)^k / (k+1) to k = 8 (truncation < 1e-19): in the event loop y
+    is |beta - alpha| V0 / I0, ~1e-3 with the paper's alpha ~ beta.
+    """
+    if abs(y) < 0.01:
+        return 1.0 - y * (1 / 2 - y * (1 / 3 - y * (1 / 4 - y * (1 / 5 - y * (1 / 6 - y * (
+            1 / 7 - y * (1 / 8 - y * (1 / 9))))))))
     return math.log1p(y) / y
 
 
@@ -118,15 +129,13 @@ def psp(tau, alpha, beta):
 @njit(cache=True, inline="always")
 def psp_slope(tau, alpha, beta):
     """h'(tau) = e^{-alpha tau} - beta h(tau)  (the membrane ODE applied to a unit current)."""
-    return math.exp(-alpha * tau) - beta * psp(tau, alpha, beta)
+    return psp_both(tau, alpha, beta)[1]
 
 
 @njit(cache=True, inline="always")
 def psp_both(tau, alpha, beta):
-    """(h(tau), h'(tau)) with three transcendental calls instead of five."""
-    ea = math.exp(-alpha * tau)
-    em = ea if alpha <= beta else math.exp(-beta * tau)
-    h = em * tau * expm1_ratio(abs(beta - alpha) * tau)
+    """(h(tau), h'(tau)) with one or two transcendental calls (see :func:`span_factors`)."""
+    ea, _, h = span_factors(tau, alpha, beta)
     return h, ea - beta * h
 
 
@@ -137,16 +146,26 @@ def potential(i0, v0, tau, alpha, beta):
 
 
 @njit(cache=True, inline="always")
-def span_factors(span, alpha, beta):
-    """(e^{-alpha span}, e^{-beta span}, h(span)): all a neuron needs to jump over an event-free span.
+def span_factors(tau, alpha, beta):
+    """(e^{-alpha tau}, e^{-beta tau}, h(tau)): all a neuron needs to jump over an event-free span tau.
 
     Neurons of a layer usually share alpha and beta, so the event loops compute these once per
-    span and reuse them for every neuron.
+    span and reuse them for every neuron. One ``exp`` when alpha ~ beta: with m = min(alpha, beta) and y = |beta - alpha| tau: h = e^{-m tau} tau E(y) and the other
+    exponential is e^{-m tau} e^{-y} = e^{-m tau} (1 - y E(y)); for y < 0.05 that product has no
+    cancellation (relative error ~1e-16), above it the exponential is computed directly.
     """
-    ea = math.exp(-alpha * span)
-    eb = math.exp(-beta * span)
-    h = (ea if alpha <= beta else eb) * span * expm1_ratio(abs(beta - alpha) * span)
-    return ea, eb, h
+    d = abs(beta - alpha)
+    y = d * tau
+    e = expm1_ratio(y)
+    em = math.exp(-min(alpha, beta) * tau)
+    h = em * tau * e
+    if y < 0.05:
+        other = em * (1.0 - y * e)
+    else:
+        other = math.exp(-max(alpha, beta) * tau)
+    if alpha <= beta:
+        return em, other, h
+    return other, em, h
 
 
 @njit(cache=True)
@@ -157,25 +176,72 @@ def kernel_peak(alpha, beta):
     return tau_h, psp(tau_h, alpha, beta)
 
 
+N_RISE = 14  # Chebyshev coefficients of the rise table
+
+
 @njit(cache=True)
-def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, h_peak, tau_h):
+def rise_table(alpha, beta):
+    """Chebyshev coefficients of the inverse of the kernel's rising branch, plus (tau_h, h_peak).
+
+    On [0, tau_h] the kernel h rises from 0 to its peak h_peak; tau(u) solves h(tau) = u h_peak for
+    u in [0, 1]. Written in s = sqrt(1 - u) the square-root behaviour at the peak disappears and
+    tau(s) is analytic on [0, 1], so ``N_RISE`` Chebyshev coefficients in x = 2 s - 1 fit it to ~1e-10
+    tau_h for 1/10 <= alpha/beta <= 10 (measured; 2e-7 at 1/50). It only seeds the root refinement,
+    which then needs one Halley step instead of three or four. Returns an array of length N_RISE + 2:
+    the coefficients, then tau_h and h_peak.
+    """
+    tau_h, h_peak = kernel_peak(alpha, beta)
+    n = N_RISE
+    vals = np.empty(n)
+    for k in range(n):
+        s = 0.5 * (1.0 + math.cos(math.pi * (k + 0.5) / n))
+        u = 1.0 - s * s
+        vals[k] = _refine_crossing(1.0 / h_peak, 0.0, alpha, beta, u, tau_h, tau_h * u)
+    out = np.empty(n + 2)
+    for j in range(n):
+        acc = 0.0
+        for k in range(n):
+            acc += vals[k] * math.cos(math.pi * j * (k + 0.5) / n)
+        out[j] = 2.0 * acc / n
+    out[0] *= 0.5
+    out[n] = tau_h
+    out[n + 1] = h_peak
+    return out
+
+
+@njit(cache=True, inline="always")
+def rise_time(rise, u):
+    """tau in [0, tau_h] with h(tau) = u h_peak (u in [0, 1]), from a :func:`rise_table` (Clenshaw)."""
+    x = 2.0 * math.sqrt(max(1.0 - u, 0.0)) - 1.0
+    b1 = 0.0
+    b2 = 0.0
+    for j in range(N_RISE - 1, 0, -1):
+        b1, b2 = 2.0 * x * b1 - b2 + rise[j], b1
+    return x * b1 - b2 + rise[0]
+
+
+@njit(cache=True)
+def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, rise):
     """First tau in [0, span] with V(tau) = theta reached from below, or +inf if there is none.
 
     ``ea_span, eb_span, h_span`` are :func:`span_factors` of ``span`` (shared between neurons) and
-    ``tau_h, h_peak`` the neuron's :func:`kernel_peak`: V(tau) <= max(V0, 0) + I0 h_peak, which
-    rejects most intervals without a transcendental call, and for V0 = 0 (right after a spike) the
-    maximum is exactly I0 h_peak at tau_h.
+    ``rise`` the neuron's :func:`rise_table` (with tau_h, h_peak): V(tau) <= max(V0, 0) + I0 h_peak,
+    which rejects most intervals without a transcendental call.
     V(tau) = a e^{-alpha tau} + b e^{-beta tau} has at most one extremum on tau >= 0 and tends to 0,
     so (theta > 0):
       * V'(0) = I0 - beta V0 <= 0: V falls, and after a possible minimum rises towards 0 < theta: no crossing;
-      * otherwise V rises to its maximum at tau* and falls after it. If V'(span) >= 0 the maximum is
-        past the span and V(span) decides; else tau* (closed form below) lies inside and V(tau*) decides.
-        The crossing is the unique root on [0, min(tau*, span)], where V is increasing; it is refined
-        by Halley's method kept inside a shrinking bracket (bisection when a step leaves it).
-    tau* solves I(tau) = beta V(tau): e^{(beta-alpha) tau} = (beta/alpha)(1 - V0 (beta-alpha)/I0), i.e.
-      tau* = log1p(d/alpha)/d + log1p(-V0 d/I0)/d,  d = beta - alpha,
-    written with log1p(y)/y so that d -> 0 (alpha == beta: tau* = 1/alpha - V0/I0) is exact.
+      * otherwise V rises to its maximum and falls after it. If V'(span) >= 0 the maximum is past the
+        span and V(span) decides; else the maximum lies inside and its height decides. The crossing
+        is the unique root on [0, min(maximum, span)], where V is increasing.
+    The state is one kernel started tau0 earlier and scaled by c: V(tau) = c h(tau0 + tau), with
+    c e^{-alpha tau0} = I0 and c e^{-beta tau0} = I0 - (beta - alpha) V0, i.e.
+      tau0 = -log1p(-V0 d / I0) / d = (V0 / I0) log1p(y) / y,  y = -V0 d / I0,  d = beta - alpha
+    (exact at d -> 0: tau0 = V0 / I0). So the maximum is c h_peak at tau_h - tau0, and the rise table
+    gives the crossing tau_h-accurately to ~1e-10: tau = tau(theta / (c h_peak)) - tau0, which one or
+    two steps of Halley's method, kept inside the bracket, make exact to rounding.
     """
+    tau_h = rise[N_RISE]
+    h_peak = rise[N_RISE + 1]
     if i0 <= 0.0 or i0 - beta * v0 <= 0.0:
         return INF
     if v0 >= theta:
@@ -185,40 +251,44 @@ def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, h_
         return INF
     v_end = v0 * eb_span + i0 * h_span
     rising_at_end = i0 * ea_span - beta * v_end >= 0.0
-    if v_end >= theta and rising_at_end:
-        hi = span
-        v_hi = v_end
-    elif rising_at_end:
+    if rising_at_end and v_end < theta:
         return INF  # increasing over the whole span and still below theta at its end
-    elif v0 == 0.0:
-        hi = min(tau_h, span)   # V = I0 h: the kernel's own maximum
-        v_hi = i0 * h_peak if hi == tau_h else v_end
+    if v0 == 0.0:
+        tau0 = 0.0
+        c = i0
     else:
-        d = beta - alpha
-        y = -v0 * d / i0
+        y = -v0 * (beta - alpha) / i0
         if y <= -1.0:
             return INF  # no maximum: V rises monotonically towards 0 from below
-        hi = log1p_ratio(d / alpha) / alpha - (v0 / i0) * log1p_ratio(y)
+        tau0 = (v0 / i0) * log1p_ratio(y)
+        c = i0 * math.exp(alpha * tau0)
+    v_max = c * h_peak
+    if rising_at_end:
+        hi = span
+        v_hi = v_end
+    else:
+        if v_max < theta:
+            return INF
+        hi = min(tau_h - tau0, span)
+        v_hi = v_max
         if hi <= 0.0:
             return INF
-        hi = min(hi, span)
-        v_hi = potential(i0, v0, hi, alpha, beta)
-        if v_hi < theta:
-            return INF
-    return _refine_crossing(i0, v0, alpha, beta, theta, hi, v_hi)
+    tau = rise_time(rise, theta / v_max) - tau0
+    if not 0.0 < tau < hi:
+        tau = hi * (theta - v0) / (v_hi - v0)  # the chord, should rounding put the guess outside
+    return _refine_crossing(i0, v0, alpha, beta, theta, hi, tau)
 
 
 @njit(cache=True)
-def _refine_crossing(i0, v0, alpha, beta, theta, hi, v_hi):
-    """The root of V(tau) = theta on [0, hi], where V increases from V0 < theta to v_hi >= theta."""
-    d = beta - alpha
+def _refine_crossing(i0, v0, alpha, beta, theta, hi, tau):
+    """The root of V(tau) = theta on [0, hi], where V increases from V0 < theta to V(hi) >= theta.
+
+    ``tau`` is the initial guess, inside (0, hi). Halley's method (cubic convergence) kept inside a
+    shrinking bracket, bisection when a step leaves it.
+    """
     lo = 0.0
-    # start from the chord between (0, V0) and (hi, V(hi))
-    tau = hi * (theta - v0) / (v_hi - v0)
     for _ in range(100):
-        ea = math.exp(-alpha * tau)
-        eb = math.exp(-beta * tau)
-        h = (ea if alpha <= beta else eb) * tau * expm1_ratio(abs(d) * tau)
+        ea, eb, h = span_factors(tau, alpha, beta)
         v = v0 * eb + i0 * h
         f = v - theta
         if f == 0.0:
@@ -229,12 +299,11 @@ def _refine_crossing(i0, v0, alpha, beta, theta, hi, v_hi):
             hi = tau
         df = i0 * ea - beta * v                      # V'  = I - beta V
         if df > 0.0:
-            d2f = -alpha * i0 * ea - beta * df           # V'' = -alpha I - beta V'
-            # Halley's step (cubic convergence): from the chord guess two steps usually suffice
-            step = f / df
-            denom = 1.0 - 0.5 * step * d2f / df
-            if denom > 0.5:
-                step = step / denom
+            d2f = -alpha * i0 * ea - beta * df       # V'' = -alpha I - beta V'
+            # Halley's step 2 f f' / (2 f'^2 - f f''), one division; Newton's if the correction
+            # would more than double it (far from the root)
+            den = 2.0 * df * df - f * d2f
+            step = 2.0 * f * df / den if den > df * df else f / df
             nxt = tau - step
             if lo < nxt < hi:
                 # once the step is below 1e-7 the next error is below 1e-18 (relative)

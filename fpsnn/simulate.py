@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import kernel_peak, next_crossing, psp, sorted_events, span_factors
+from .kernels import N_RISE, next_crossing, psp, rise_table, sorted_events, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
@@ -108,8 +108,67 @@ def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
 
 
 @njit(cache=True)
-def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, h_peak, tau_h, t_max, out, cnt):
-    """Simulate one sample of one layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons."""
+def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cnt):
+    """One sample of a layer without recurrence; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped.
+
+    Neurons are independent, so each is run over all events on its own (its state stays in registers);
+    the factors of each inter-event span are computed once and shared by every neuron with the same
+    (alpha, beta). ``w_t`` is the transposed weight matrix ``(n, n_in)``.
+    """
+    n = w_t.shape[0]
+    kmax = out.shape[1]
+    n_ev = ev_t.size
+    fac = np.empty((n_ev + 1, 3))
+    ca, cb = -1.0, -1.0  # (alpha, beta) of the factors in fac
+    n_capped = 0
+    for i in range(n):
+        a, b, th, rs = alpha[i], beta[i], theta[i], rise[i]
+        if a != ca or b != cb:
+            t_now = 0.0
+            for e in range(n_ev + 1):
+                t_next = ev_t[e] if e < n_ev else t_max
+                fac[e, 0], fac[e, 1], fac[e, 2] = span_factors(t_next - t_now, a, b)
+                t_now = t_next
+            ca, cb = a, b
+        i0 = 0.0   # synaptic current at t_now
+        v0 = 0.0   # membrane potential at t_now
+        t_now = 0.0
+        capped = False
+        for e in range(n_ev + 1):
+            t_next = ev_t[e] if e < n_ev else t_max
+            fa, fb, fh = fac[e, 0], fac[e, 1], fac[e, 2]
+            # every crossing in (t_now, t_next]
+            while True:
+                tau = next_crossing(i0, v0, a, b, th, t_next - t_now, fa, fb, fh, rs)
+                if tau == math.inf:
+                    break
+                if cnt[i] == kmax:
+                    capped = True  # no later spike can be recorded: done with this neuron
+                    break
+                t_now = t_now + tau
+                out[i, cnt[i]] = t_now
+                cnt[i] += 1
+                i0 = i0 * math.exp(-a * tau)
+                v0 = 0.0  # V was exactly theta and drops by theta
+                fa, fb, fh = span_factors(t_next - t_now, a, b)
+            if capped:
+                n_capped += 1
+                break
+            v0 = v0 * fb + i0 * fh
+            i0 = i0 * fa
+            if e < n_ev:
+                i0 += w_t[i, ev_src[e]]
+            t_now = t_next
+    return n_capped
+
+
+@njit(cache=True)
+def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt):
+    """One sample of a recurrent layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons.
+
+    A spike changes the other neurons' currents, so the layer's earliest crossing is taken first, its
+    spike delivered, and the search restarted: events in global time order.
+    """
     n = w.shape[1]
     kmax = out.shape[1]
     cur = np.zeros(n)   # synaptic current I of every neuron at time t_now
@@ -119,72 +178,43 @@ def _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, h_peak, tau_h
     n_ev = ev_t.size
     for e in range(n_ev + 1):
         t_next = ev_t[e] if e < n_ev else t_max
-        if not has_rec:
-            # neurons are independent: each one emits all its crossings in (t_now, t_next]
+        # a spike changes the other neurons' currents: take the layer's earliest crossing first
+        while True:
             span = t_next - t_now
-            ca, cb = -1.0, -1.0  # (alpha, beta) of the cached span factors
+            best = math.inf
+            who = -1
+            ca, cb = -1.0, -1.0
             for i in range(n):
+                if capped[i]:
+                    continue
                 a, b = alpha[i], beta[i]
                 if a != ca or b != cb:
                     ea, eb, hs = span_factors(span, a, b)
                     ca, cb = a, b
-                t0 = t_now
-                i0 = cur[i]
-                v0 = pot[i]
-                fa, fb, fh = ea, eb, hs  # factors of the span left after this neuron's spikes
-                while True:
-                    tau = next_crossing(i0, v0, a, b, theta[i], t_next - t0, fa, fb, fh, h_peak[i], tau_h[i])
-                    if tau == math.inf:
-                        break
-                    if cnt[i] == kmax:
-                        capped[i] = True
-                        break
-                    t0 = t0 + tau
-                    out[i, cnt[i]] = t0
-                    cnt[i] += 1
-                    i0 = i0 * math.exp(-a * tau)
-                    v0 = 0.0  # V was exactly theta and drops by theta
-                    fa, fb, fh = span_factors(t_next - t0, a, b)
-                pot[i] = v0 * fb + i0 * fh
-                cur[i] = i0 * fa
-        else:
-            # a spike changes the other neurons' currents: take the layer's earliest crossing first
-            while True:
-                span = t_next - t_now
-                best = math.inf
-                who = -1
-                ca, cb = -1.0, -1.0
-                for i in range(n):
-                    if capped[i]:
-                        continue
-                    a, b = alpha[i], beta[i]
-                    if a != ca or b != cb:
-                        ea, eb, hs = span_factors(span, a, b)
-                        ca, cb = a, b
-                    tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs, h_peak[i], tau_h[i])
-                    if tau < best:
-                        best = tau
-                        who = i
-                if who >= 0 and cnt[who] == kmax:
-                    capped[who] = True  # silent from now on; look again without it
-                    continue
-                step = best if who >= 0 else span
-                ca, cb = -1.0, -1.0
-                for i in range(n):
-                    a, b = alpha[i], beta[i]
-                    if a != ca or b != cb:
-                        ea, eb, hs = span_factors(step, a, b)
-                        ca, cb = a, b
-                    pot[i] = pot[i] * eb + cur[i] * hs
-                    cur[i] = cur[i] * ea
-                if who < 0:
-                    break
-                t_now = t_now + step
-                out[who, cnt[who]] = t_now
-                cnt[who] += 1
-                pot[who] = 0.0
-                for j in range(n):
-                    cur[j] += rec[who, j]
+                tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs, rise[i])
+                if tau < best:
+                    best = tau
+                    who = i
+            if who >= 0 and cnt[who] == kmax:
+                capped[who] = True  # silent from now on; look again without it
+                continue
+            step = best if who >= 0 else span
+            ca, cb = -1.0, -1.0
+            for i in range(n):
+                a, b = alpha[i], beta[i]
+                if a != ca or b != cb:
+                    ea, eb, hs = span_factors(step, a, b)
+                    ca, cb = a, b
+                pot[i] = pot[i] * eb + cur[i] * hs
+                cur[i] = cur[i] * ea
+            if who < 0:
+                break
+            t_now = t_now + step
+            out[who, cnt[who]] = t_now
+            cnt[who] += 1
+            pot[who] = 0.0
+            for j in range(n):
+                cur[j] += rec[who, j]
         if e < n_ev:
             src = ev_src[e]
             for i in range(n):
@@ -200,14 +230,19 @@ def _simulate_layer(in_times, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
     out = np.full((batch, n, kmax), np.inf)
     cnt = np.zeros((batch, n), dtype=np.int64)
     n_capped = np.zeros(batch, dtype=np.int64)
-    tau_h = np.empty(n)
-    h_peak = np.empty(n)
+    w_t = np.ascontiguousarray(w.T)
+    rise = np.empty((n, N_RISE + 2))  # per neuron; neurons of a layer usually share (alpha, beta)
     for i in range(n):
-        tau_h[i], h_peak[i] = kernel_peak(alpha[i], beta[i])
+        if i > 0 and alpha[i] == alpha[i - 1] and beta[i] == beta[i - 1]:
+            rise[i] = rise[i - 1]
+        else:
+            rise[i] = rise_table(alpha[i], beta[i])
     for s in prange(batch):
         ev_t, ev_src, _ = sorted_events(in_times[s], t_max)
-        n_capped[s] = _run_sample(ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, h_peak, tau_h, t_max,
-                                  out[s], cnt[s])
+        if has_rec:
+            n_capped[s] = _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out[s], cnt[s])
+        else:
+            n_capped[s] = _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out[s], cnt[s])
     return out, cnt, n_capped
 
 

@@ -1,0 +1,75 @@
+"""The scalar kernel maths the event loops are built on: series branches, the rise table, crossings.
+
+Tolerances: the series branches must agree with libm's expm1/log1p to a few ulps (2e-16 relative),
+since every spike time inherits their rounding; the rise table only seeds the root refinement, so it
+must be good to the accuracy that makes one Halley step sufficient (1e-9 of tau_h), and crossings
+found through it must satisfy V(tau) = theta to rounding.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fpsnn import kernels as K
+
+
+@pytest.mark.parametrize("y", [0.0, 1e-12, 1e-6, 1e-3, 0.0099, 0.01, 0.02, 0.0499, 0.05, 0.3, 5.0, 60.0])
+def test_expm1_ratio_matches_libm(y):
+    ref = 1.0 if y == 0 else -math.expm1(-y) / y
+    assert K.expm1_ratio(y) == pytest.approx(ref, rel=2e-16, abs=0)
+
+
+@pytest.mark.parametrize("y", [-0.5, -0.0099, -1e-3, -1e-9, 0.0, 1e-9, 1e-3, 0.0099, 0.01, 0.5, 20.0])
+def test_log1p_ratio_matches_libm(y):
+    ref = 1.0 if y == 0 else math.log1p(y) / y
+    assert K.log1p_ratio(y) == pytest.approx(ref, rel=2e-16, abs=0)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.999, 1.0), (1.0, 0.99), (1.0, 0.9), (1.0, 1.0), (2.0, 1.0),
+                                        (1.0, 2.0), (1.0, 10.0), (10.0, 1.0), (0.3, 0.31)])
+def test_span_factors(alpha, beta):
+    for tau in (0.0, 1e-9, 0.01, 0.5, 2.0, 30.0):
+        ea, eb, h = K.span_factors(tau, alpha, beta)
+        assert ea == pytest.approx(math.exp(-alpha * tau), rel=4e-16)
+        assert eb == pytest.approx(math.exp(-beta * tau), rel=4e-16)
+        # h = e^{-min(alpha, beta) tau} tau E(|beta - alpha| tau), E by libm's expm1 (no cancellation)
+        y = abs(beta - alpha) * tau
+        ref = math.exp(-min(alpha, beta) * tau) * tau * (1.0 if y == 0 else -math.expm1(-y) / y)
+        assert h == pytest.approx(ref, rel=4e-16, abs=1e-300)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.999, 1.0), (1.0, 0.99), (1.0, 0.9), (1.0, 1.0), (2.0, 1.0),
+                                        (1.0, 10.0), (10.0, 1.0)])
+def test_rise_table_inverts_the_kernel(alpha, beta):
+    rise = K.rise_table(alpha, beta)
+    tau_h, h_peak = rise[K.N_RISE], rise[K.N_RISE + 1]
+    for tau in np.linspace(0.0, tau_h, 101):
+        u = K.psp(tau, alpha, beta) / h_peak
+        assert abs(K.rise_time(rise, u) - tau) <= 1e-9 * tau_h
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.999, 1.0), (1.0, 0.9), (1.0, 1.0), (2.0, 1.0), (1.0, 3.0)])
+def test_next_crossing_hits_threshold(alpha, beta):
+    """Random states: a found crossing has V = theta to rounding and V below theta before it."""
+    rng = np.random.default_rng(0)
+    rise = K.rise_table(alpha, beta)
+    theta = 1.0
+    found = 0
+    for _ in range(3000):
+        i0 = rng.uniform(-1, 8)
+        v0 = rng.uniform(-2, 0.999)
+        span = rng.uniform(0.01, 5)
+        ea, eb, hs = K.span_factors(span, alpha, beta)
+        tau = K.next_crossing(i0, v0, alpha, beta, theta, span, ea, eb, hs, rise)
+        grid = np.linspace(0, span, 400)
+        v = np.array([K.potential(i0, v0, t, alpha, beta) for t in grid])
+        if tau == math.inf:
+            assert v.max() < theta + 1e-12
+            continue
+        found += 1
+        assert 0 <= tau <= span
+        assert K.potential(i0, v0, tau, alpha, beta) == pytest.approx(theta, rel=1e-14)
+        assert v[grid < tau * (1 - 1e-9)].max(initial=-np.inf) < theta
+    assert found > 300
