@@ -489,6 +489,7 @@ def _summary_of_run(args: tuple) -> dict:
     r = fit_dataset(name, hyper, seed=seed, progress=False, **kwargs)
     return {"seed": seed, "epochs": r.epochs, "stopped_early": r.stopped_early,
             "train_accuracy": r.final["train_accuracy"], "test_accuracy": r.final.get("test_accuracy"),
+            "silent_outputs": r.final["silent_outputs"], "dead_hidden": r.final["dead_hidden"],
             "loss": r.final["loss"], "wall_s": time.perf_counter() - t0,
             "epoch_wall_s": [row["wall_s"] for row in r.history[1:]]}
 
