@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .kernels import psp, psp_both, psp_slope, sorted_events, span_factors
+from .kernels import psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors
 from .network import Network
 from .simulate import check_input_times, check_spike_array, debug_enabled, simulate
 
@@ -238,9 +238,11 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, 
 
 
 @njit(cache=True)
-def _adjoint_sample(pre_s, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw, grec, src_pre_s):
-    """Backward substitution over one sample's spikes of one layer. Returns #spikes with slope <= 0."""
-    pt, pj, pf = sorted_events(pre_s, math.inf)
+def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw, grec, src_pre_s):
+    """Backward substitution over one sample's spikes of one layer. Returns #spikes with slope <= 0.
+
+    ``pt, pj, pf``: the sample's input events in time order (:func:`fpsnn.kernels.sorted_events`).
+    """
     src_pre = src_pre_s.ravel()
     if not has_rec:
         n_bad = 0
@@ -289,7 +291,7 @@ def _adjoint_sample(pre_s, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw
 
 
 @njit(parallel=True, cache=True)
-def _adjoint_layer(pre, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks):
+def _adjoint_layer(pre, offsets, ev_t, ev_src, ev_flat, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks):
     batch = pre.shape[0]
     n = w.shape[1]
     gw = np.zeros((n_chunks, w.shape[0], n))
@@ -298,13 +300,18 @@ def _adjoint_layer(pre, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks)
     bad = np.zeros(batch, dtype=np.int64)
     for c in prange(n_chunks):
         for s in range(c * batch // n_chunks, (c + 1) * batch // n_chunks):
-            bad[s] = _adjoint_sample(pre[s], out[s], w, rec, has_rec, alpha, beta, theta, src[s],
-                                     gw[c], grec[c], src_pre[s])
+            lo, hi = offsets[s], offsets[s + 1]
+            bad[s] = _adjoint_sample(ev_t[lo:hi], ev_src[lo:hi], ev_flat[lo:hi], out[s], w, rec, has_rec,
+                                     alpha, beta, theta, src[s], gw[c], grec[c], src_pre[s])
     return gw.sum(axis=0), grec.sum(axis=0), src_pre, bad.sum()
 
 
-def _adjoint(net, inputs, times, d_times):
-    """dL/dW (summed over the batch), dL/d(input times), #bad slopes, by backward substitution."""
+def _adjoint(net, inputs, times, d_times, orders=None):
+    """dL/dW (summed over the batch), dL/d(input times), #bad slopes, by backward substitution.
+
+    ``orders``: every layer's input events in time order, as :func:`fpsnn.simulate.simulate` leaves
+    them in ``SimulationResult.input_order`` (sorted here when not given, e.g. for measured times).
+    """
     # A fixed number of partial sums, whatever the thread count: the gradient (and so a whole training
     # run) is then bitwise the same on 1 or 16 cores.
     n_chunks = max(1, min(inputs.shape[0], _N_CHUNKS))
@@ -323,8 +330,9 @@ def _adjoint(net, inputs, times, d_times):
             src = None
             continue
         rec = net.recurrent[l]
+        order = orders[l] if orders is not None else sort_batch(pre, math.inf)
         gw, gr, src_pre, bad = _adjoint_layer(
-            pre, times[l], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
+            pre, *order, times[l], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
             net.alpha[l], net.beta[l], net.theta[l], np.ascontiguousarray(src), n_chunks)
         g_w[l] += gw
         if rec is not None:
@@ -570,14 +578,16 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
         raise ValueError(f"mode: expected 'adjoint' or 'forward', got {mode!r}")
     loss = as_loss(loss)
     inputs = check_input_times(x, net.n_inputs)
+    orders = None
     if times is None:
-        times = simulate(net, inputs, debug=debug).times
+        res = simulate(net, inputs, debug=debug)
+        times, orders = res.times, res.input_order
     else:
         times = check_spike_times(net, times, inputs.shape[0])
         # measured times need not satisfy the firing equations: Theorem 4 is checked on simulated ones
     value, d_times, d_params = loss.evaluate(net, inputs, times)
     if mode == "adjoint":
-        g_w, g_r, d_inputs, n_bad = _adjoint(net, inputs, times, d_times)
+        g_w, g_r, d_inputs, n_bad = _adjoint(net, inputs, times, d_times, orders)
     else:
         g_w, g_r, n_bad = _forward(net, inputs, times, d_times)
         d_inputs = None

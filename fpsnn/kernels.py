@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 INF = math.inf
 
@@ -89,6 +89,35 @@ def sorted_events(times_s, t_limit):
     for e in range(count):
         ev_src[e] = ev_flat[e] // k
     return ev_t, ev_src, ev_flat
+
+
+@njit(parallel=True, cache=True)
+def sort_batch(times, t_limit):
+    """:func:`sorted_events` of every sample of a batch ``(batch, n, k)``, concatenated.
+
+    Returns ``(offsets, t, channel, flat)``: sample s's events are ``[offsets[s], offsets[s + 1])``.
+    The simulator sorts a layer's input once and hands the order to the adjoint, which needs the
+    same order (the sort is a fifth of the output layer's cost).
+    """
+    batch = times.shape[0]
+    counts = np.zeros(batch + 1, dtype=np.int64)
+    for s in prange(batch):
+        c = 0
+        for v in times[s].ravel():
+            if v <= t_limit and v < math.inf:
+                c += 1
+        counts[s + 1] = c
+    offsets = np.cumsum(counts)
+    ev_t = np.empty(offsets[batch])
+    ev_src = np.empty(offsets[batch], dtype=np.int64)
+    ev_flat = np.empty(offsets[batch], dtype=np.int64)
+    for s in prange(batch):
+        t, src, flat = sorted_events(times[s], t_limit)
+        a = offsets[s]
+        ev_t[a:a + t.size] = t
+        ev_src[a:a + t.size] = src
+        ev_flat[a:a + t.size] = flat
+    return offsets, ev_t, ev_src, ev_flat
 
 
 @njit(cache=True, inline="always")

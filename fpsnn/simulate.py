@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import N_RISE, next_crossing, psp, rise_table, sorted_events, span_factors
+from .kernels import N_RISE, next_crossing, psp, rise_table, sort_batch, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
@@ -39,11 +39,14 @@ class SimulationResult:
             read-out layer has ``k_l = 0``.
         n_capped: per layer, how many (sample, neuron) pairs reached ``max_spikes`` and had later
             threshold crossings suppressed.
+        input_order: per layer, its input events in time order as :func:`fpsnn.kernels.sort_batch`
+            returns them (None for a read-out layer); the adjoint reuses them.
     """
 
     inputs: np.ndarray
     times: list
     n_capped: list = field(default_factory=list)
+    input_order: list = field(default_factory=list, repr=False)
 
     def first_spikes(self, layer: int = -1) -> np.ndarray:
         """First spike time of every neuron of ``layer``, ``(batch, n_l)``; +inf for silent neurons."""
@@ -224,10 +227,14 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt
 
 
 @njit(parallel=True, cache=True)
-def _simulate_layer(in_times, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
-    batch = in_times.shape[0]
+def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
+    """Spike times ``(batch, n, k)`` (k = the most spikes any neuron fired, >= 1), counts and #capped.
+
+    The input events come sorted per sample (:func:`fpsnn.kernels.sort_batch`).
+    """
+    batch = offsets.size - 1
     n = w.shape[1]
-    out = np.full((batch, n, kmax), np.inf)
+    out = np.empty((batch, n, kmax))
     cnt = np.zeros((batch, n), dtype=np.int64)
     n_capped = np.zeros(batch, dtype=np.int64)
     w_t = np.ascontiguousarray(w.T)
@@ -238,12 +245,19 @@ def _simulate_layer(in_times, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
         else:
             rise[i] = rise_table(alpha[i], beta[i])
     for s in prange(batch):
-        ev_t, ev_src, _ = sorted_events(in_times[s], t_max)
+        out[s] = np.inf
+        lo, hi = offsets[s], offsets[s + 1]
         if has_rec:
-            n_capped[s] = _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out[s], cnt[s])
+            n_capped[s] = _run_coupled(ev_t[lo:hi], ev_src[lo:hi], w, rec, alpha, beta, theta, rise, t_max,
+                                       out[s], cnt[s])
         else:
-            n_capped[s] = _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out[s], cnt[s])
-    return out, cnt, n_capped
+            n_capped[s] = _run_independent(ev_t[lo:hi], ev_src[lo:hi], w_t, alpha, beta, theta, rise, t_max,
+                                           out[s], cnt[s])
+    k = max(cnt.max(), 1)
+    times = np.empty((batch, n, k))
+    for s in prange(batch):
+        times[s] = out[s, :, :k]
+    return times, n_capped.sum()
 
 
 _NO_REC = np.zeros((0, 0))
@@ -260,22 +274,23 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
             by the environment variable ``FPSNN_DEBUG=1``.
     """
     inputs = check_input_times(x, net.n_inputs)
-    times, capped = [], []
+    times, capped, orders = [], [], []
     prev = inputs
     for l in range(net.n_layers):
         if np.all(np.isinf(net.theta[l])):  # non-firing read-out layer
             times.append(np.full((prev.shape[0], net.sizes[l], 0), np.inf))
             capped.append(0)
+            orders.append(None)
             continue
         rec = net.recurrent[l]
-        out, cnt, n_capped = _simulate_layer(
-            prev, net.weights[l], _NO_REC if rec is None else rec, rec is not None,
+        order = sort_batch(prev, net.t_max)
+        prev, n_capped = _simulate_layer(
+            *order[:3], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
             net.alpha[l], net.beta[l], net.theta[l], net.t_max, net.max_spikes)
-        k = max(int(cnt.max()), 1)
-        prev = np.ascontiguousarray(out[:, :, :k])
         times.append(prev)
-        capped.append(int(n_capped.sum()))
-    res = SimulationResult(inputs=inputs, times=times, n_capped=capped)
+        capped.append(int(n_capped))
+        orders.append(order)
+    res = SimulationResult(inputs=inputs, times=times, n_capped=capped, input_order=orders)
     if debug_enabled(debug):
         from .gradients import check_theorem4
         check_theorem4(net, res.inputs, res.times)
