@@ -75,6 +75,12 @@ def test_specs_carry_the_paper_tables():
     assert (xor.beta, xor.hidden, xor.lr, xor.gamma, xor.tau0) == (0.99, (4,), 0.1, 0.2, 0.1)
 
 
+def test_xor_cross_entropy_variant_differs_from_table_1_only_in_gamma():
+    from fpsnn.datasets import xor
+    table, ce = xor.HYPERPARAMETERS.to_dict(), xor.CROSS_ENTROPY_HYPERPARAMETERS.to_dict()
+    assert ce.pop("gamma") == 0.0 and table.pop("gamma") == 0.2 and ce == table
+
+
 def test_hyperparameter_validation_names_the_field():
     h = datasets.spec("xor").hyper
     with pytest.raises(ValueError, match="init_mean"):
