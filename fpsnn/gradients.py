@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .kernels import psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors
+from .kernels import FMA, psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors
 from .network import Network
 from .simulate import check_input_times, check_spike_array, debug_enabled, simulate
 
@@ -67,7 +67,7 @@ def check_spike_times(net: Network, times, batch: int) -> list:
 # per-spike quantities shared by both modes
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _slope_and_potential(pre_t, pre_j, lay_t, lay_i, lay_flat, q, own_row, w, rec, has_rec, a, b, th):
     """M_ff = V'(f-) and V(f-) of layer spike q (neuron lay_i[q] at time lay_t[q])."""
     t = lay_t[q]
@@ -102,7 +102,7 @@ def _slope_and_potential(pre_t, pre_j, lay_t, lay_i, lay_flat, q, own_row, w, re
     return slope, pot
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _theorem4_layer(pre, out, w, rec, has_rec, alpha, beta, theta):
     batch, n, k = out.shape
     slope = np.full((batch, n, k), np.nan)
@@ -148,7 +148,7 @@ def check_theorem4(net: Network, inputs, times, rtol: float = 1e-9):
 # adjoint mode
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, fac):
     """Adjoint of one neuron of a non-recurrent layer, by two sweeps over its events.
 
@@ -237,7 +237,7 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, 
     return n_bad
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw, grec, src_pre_s):
     """Backward substitution over one sample's spikes of one layer. Returns #spikes with slope <= 0.
 
@@ -290,7 +290,7 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
     return n_bad
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _adjoint_layer(pre, offsets, ev_t, ev_src, ev_flat, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks):
     batch = pre.shape[0]
     n = w.shape[1]
@@ -347,7 +347,7 @@ def _adjoint(net, inputs, times, d_times, orders=None):
 # forward mode (Forward Propagation)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_s, w, rec, has_rec,
                     alpha, beta, theta, off_w, off_r, up, rows):
     """Rows dF/dp of one sample's spikes of one layer, in time order.
@@ -426,7 +426,7 @@ def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_
     return n_bad
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _forward_layer(pre, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out, w, rec, has_rec,
                    alpha, beta, theta, off_w, off_r, up, width):
     batch, n, k = out.shape

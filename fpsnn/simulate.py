@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import N_RISE, next_crossing, psp, rise_table, sort_batch, span_factors
+from .kernels import FMA, N_RISE, next_crossing, psp, rise_table, sort_batch, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
@@ -110,7 +110,7 @@ def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
 # compiled event loop
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cnt):
     """One sample of a layer without recurrence; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped.
 
@@ -165,7 +165,7 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cn
     return n_capped
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FMA)
 def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt):
     """One sample of a recurrent layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons.
 
@@ -226,7 +226,7 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt
     return capped.sum()
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
     """Spike times ``(batch, n, k)`` (k = the most spikes any neuron fired, >= 1), counts and #capped.
 
@@ -314,7 +314,7 @@ def membrane_potential(net: Network, x, times, t_grid, layer: int = -1) -> np.nd
                      net.recurrent[layer] is not None, a, b, np.where(np.isinf(th), 0.0, th), t_grid)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _membrane(pre, own, w, rec, has_rec, alpha, beta, theta, t_grid):
     batch, n_pre, k_pre = pre.shape
     n = w.shape[1]
