@@ -130,9 +130,11 @@ def expm1_ratio(y):
     """(1 - exp(-y)) / y for y >= 0, with the limit 1 at y = 0 (no cancellation for small y).
 
     Below y = 0.05 (the paper's alpha ~ beta: y = |beta - alpha| tau is ~1e-3) the Taylor series
-    sum_k (-y)^k / (k+1)! to k = 8 is used (truncation < 6e-19, so exact to rounding): it is a few
-    multiply-adds instead of an ``expm1`` call and a division.
+    sum_k (-y)^k / (k+1)! to k = 8 (to k = 5 below y = 5e-3) is used (truncation < 6e-19, so exact to
+    rounding): a few multiply-adds instead of an ``expm1`` call and a division.
     """
+    if y < 5e-3:  # the paper's Yin-Yang (|beta - alpha| = 1e-3): to k = 5, truncation < 4e-18
+        return 1.0 - y * (1 / 2 - y * (1 / 6 - y * (1 / 24 - y * (1 / 120 - y * (1 / 720)))))
     if y < 0.05:
         return 1.0 - y * (1 / 2 - y * (1 / 6 - y * (1 / 24 - y * (1 / 120 - y * (1 / 720 - y * (
             1 / 5040 - y * (1 / 40320 - y * (1 / 362880))))))))

@@ -15,7 +15,7 @@ import pytest
 from fpsnn import kernels as K
 
 
-@pytest.mark.parametrize("y", [0.0, 1e-12, 1e-6, 1e-3, 0.0099, 0.01, 0.02, 0.0499, 0.05, 0.3, 5.0, 60.0])
+@pytest.mark.parametrize("y", [0.0, 1e-12, 1e-6, 1e-3, 0.00499, 0.005, 0.0099, 0.01, 0.02, 0.0499, 0.05, 0.3, 5.0, 60.0])
 def test_expm1_ratio_matches_libm(y):
     ref = 1.0 if y == 0 else -math.expm1(-y) / y
     assert K.expm1_ratio(y) == pytest.approx(ref, rel=2e-16, abs=0)
