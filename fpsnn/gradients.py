@@ -149,7 +149,7 @@ def check_theorem4(net: Network, inputs, times, rtol: float = 1e-9):
 
 
 @njit(cache=True, fastmath=FMA)
-def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, fac):
+def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, fac, slope):
     """Adjoint of one neuron of a non-recurrent layer, by two sweeps over its events.
 
     A spike's equation only involves the neuron's inputs and its own earlier spikes, so every sum
@@ -161,7 +161,7 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, 
                 lam_f = (dL/dF_f + th b P_b) / M_ff,  dL/dW_j -= S(g),  dL/dg += w_j (P_a - b S)(g).
     Cost O(#inputs + #own spikes) instead of O(#inputs x #own spikes); the backward sweep crosses the
     same gaps as the forward one in reverse, so it reuses their decay factors (``fac``: scratch
-    ``(>= #events, 3)``). Returns #spikes with M_ff <= 0.
+    ``(>= #events, 3)``; ``slope``: scratch ``(>= #own spikes,)``). Returns #spikes with M_ff <= 0.
     """
     n_own = 0
     while n_own < own.size and own[n_own] < math.inf:
@@ -175,7 +175,6 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, 
     if not any_src:
         return 0  # every lambda of this neuron is zero
     n_pre = pt.size
-    slope = np.empty(n_own)
     cur = 0.0
     upot = 0.0
     resets = 0.0
@@ -246,10 +245,11 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
     src_pre = src_pre_s.ravel()
     if not has_rec:
         n_bad = 0
-        fac = np.empty((pt.size + out_s.shape[1] + 1, 3))
+        fac = np.empty((pt.size + out_s.shape[1] + 1, 3))  # scratch shared by the neurons
+        slope = np.empty(out_s.shape[1])
         for i in range(out_s.shape[0]):
             n_bad += _adjoint_neuron(pt, pj, pf, out_s[i], w[:, i], alpha[i], beta[i], theta[i],
-                                     src_s[i], gw[:, i], src_pre, fac)
+                                     src_s[i], gw[:, i], src_pre, fac, slope)
         return n_bad
     # recurrent layer: spikes of different neurons couple, solve over all (spike, cause) pairs
     st, si, sf = sorted_events(out_s, math.inf)
