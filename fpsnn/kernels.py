@@ -145,9 +145,11 @@ def expm1_ratio(y):
 def log1p_ratio(y):
     """log(1 + y) / y for y > -1, with the limit 1 at y = 0.
 
-    For |y| < 0.01 the series sum_k (-y)^k / (k+1) to k = 8 (truncation < 1e-19): in the event loop y
-    is |beta - alpha| V0 / I0, ~1e-3 with the paper's alpha ~ beta.
+    For |y| < 0.01 the series sum_k (-y)^k / (k+1) to k = 8 (to k = 5 below 1e-3; truncation < 2e-19):
+    in the event loop y is |beta - alpha| V0 / I0, ~1e-3 with the paper's alpha ~ beta.
     """
+    if abs(y) < 1e-3:
+        return 1.0 - y * (1 / 2 - y * (1 / 3 - y * (1 / 4 - y * (1 / 5 - y * (1 / 6)))))
     if abs(y) < 0.01:
         return 1.0 - y * (1 / 2 - y * (1 / 3 - y * (1 / 4 - y * (1 / 5 - y * (1 / 6 - y * (
             1 / 7 - y * (1 / 8 - y * (1 / 9))))))))
@@ -293,10 +295,11 @@ def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, ri
         tau0 = 0.0
         c = i0
     else:
-        y = -v0 * (beta - alpha) / i0
+        r = v0 / i0
+        y = -r * (beta - alpha)
         if y <= -1.0:
             return INF  # no maximum: V rises monotonically towards 0 from below
-        tau0 = (v0 / i0) * log1p_ratio(y)
+        tau0 = r * log1p_ratio(y)
         c = i0 * math.exp(alpha * tau0)
     v_max = c * h_peak
     if rising_at_end:

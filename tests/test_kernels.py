@@ -21,7 +21,7 @@ def test_expm1_ratio_matches_libm(y):
     assert K.expm1_ratio(y) == pytest.approx(ref, rel=2e-16, abs=0)
 
 
-@pytest.mark.parametrize("y", [-0.5, -0.0099, -1e-3, -1e-9, 0.0, 1e-9, 1e-3, 0.0099, 0.01, 0.5, 20.0])
+@pytest.mark.parametrize("y", [-0.5, -0.0099, -1e-3, -9.99e-4, -1e-9, 0.0, 1e-9, 9.99e-4, 1e-3, 0.0099, 0.01, 0.5, 20.0])
 def test_log1p_ratio_matches_libm(y):
     ref = 1.0 if y == 0 else math.log1p(y) / y
     assert K.log1p_ratio(y) == pytest.approx(ref, rel=2e-16, abs=0)
