@@ -49,6 +49,27 @@ gradient (``n_bad_slopes``, :mod:`fpsnn.gradients`), and a minibatch whose gradi
 skipped (``skipped_updates``). Malformed results (wrong number of layers, samples or neurons) are a
 backend bug, not measurement noise: ValueError naming the layer and the shapes.
 
+**Device calibration** (``calibrate=True``, ``fpsnn hil --calibrate``). A device with mismatch
+(every synapse's weight, every neuron's threshold and time constants off by fixed factors,
+:mod:`fpsnn.backends.emulator.mismatch`) is not the chip network of step 2, so the gradient of step 4,
+although taken at the measured times, is the gradient of another network, and a neuron the mismatch
+silenced gets no gradient at all (a silent output counts as ``t_max`` with zero gradient). Before the
+first step, :func:`calibrate_device` therefore measures the device on probe programs (one per
+presynaptic channel: only that channel's synapses carry weight, a few dozen spike trains through them)
+and fits, per neuron, each incoming synapse's effective weight-to-threshold gain and the two time
+constants; the same fit on the chip's nominal emulator is the reference, and the
+:class:`DeviceModel` is the ratio. Then (``compensate=True``, the default) the shadow weights are
+divided by the gains once, so the device runs the network the float model means, and every step takes
+the gradient on ``DeviceModel.apply(chip network)`` (weights times gains, the fitted time constants) and
+moves the shadow weights by the chain rule (gradient times gain). Only what a real chip allows is used:
+programs sent to it, spike times read back, and the chip's emulator. On Yin-Yang networks with 20 %
+mismatch the fitted gains correlate with the emulator's true factors at 0.96-1.0 and agree within a
+neuron to about 3 %; one common factor per neuron trades off against the fitted time constants, which
+first spikes identify poorly (the PSP kernel is symmetric in the two), so the model describes how the
+device fires rather than its true factors. ``tools/reproduce_hil.py`` measures what calibration
+recovers, next to fine-tuning with the true factors (:func:`true_device_model`, emulator only).
+Calibration costs ``2 * sum(n_{l-1})`` small runs (device and reference) once per run.
+
 **Losing the target.** Any exception raised by the target while compiling or running (a board
 unplugged, a simulator crash) happens before the optimizer moves, so the state is exactly "after the
 last completed update". With an ``out_dir``, that state is written to the checkpoint (epoch, batch,
@@ -72,7 +93,8 @@ from .network import Network
 from .train import (Progress, RunFiles, TrainResult, check_training_data, fingerprint, gradient_list,
                     learning_rate, make_optimizer, parameter_list, with_parameter_list)
 
-__all__ = ["MODES", "chip_network", "clean_times", "POLICY_COUNTS",
+__all__ = ["MODES", "chip_network", "DeviceModel", "true_device_model", "calibrate_device", "probe_network",
+           "probe_inputs", "clean_times", "POLICY_COUNTS",
            "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
            "configure_cli", "run_cli"]
 
@@ -109,6 +131,259 @@ def chip_network(program, shadow: Network) -> Network:
     recurrent = [None if r is None else r * th[None, :] for r, th in zip(net.recurrent, shadow.theta)]
     return Network(weights=weights, alpha=net.alpha, beta=net.beta, theta=list(shadow.theta), t_max=shadow.t_max,
                    recurrent=recurrent, max_spikes=shadow.max_spikes)
+
+
+# ------------------------------------------------------------------------------------ device model
+@dataclass
+class DeviceModel:
+    r"""Per-device corrections to the chip network: what the gradient assumes the device really is.
+
+    A device with mismatch implements other parameters than the program says: each synapse's weight
+    and each neuron's threshold, synaptic and membrane time constant are off by fixed factors
+    (:mod:`fpsnn.backends.emulator.mismatch`). :meth:`apply` turns the nominal chip network
+    (:func:`chip_network`) into the network the device is estimated to implement:
+
+    .. math:: W^{dev}_{ji} = G_{ji}\,W_{ji},\qquad \tau^{dev}_{syn,i} = s_i\,\tau_{syn,i},\qquad
+              \tau^{dev}_{mem,i} = m_i\,\tau_{mem,i}
+
+    with the thresholds unchanged: a threshold factor :math:`f_\vartheta` is folded into the weight
+    gains (:math:`G_{ji} = f_{w,ji} / f_{\vartheta,i}`), since only the weight-to-threshold ratio
+    is observable.
+
+    Attributes:
+        weight_gain: per layer, ``(n_{l-1}, n_l)`` dimensionless factors :math:`G` (1 = nominal).
+        tau_syn_factor, tau_mem_factor: per layer, ``(n_l,)`` dimensionless time-constant factors.
+        source: how it was obtained: ``"probe"`` (:func:`calibrate_device`, measurable on a real chip)
+            or ``"true"`` (:func:`true_device_model`: the emulator's own mismatch factors, an upper
+            bound for experiments that no real chip user has).
+
+    Recurrent weights are not calibrated (gain 1).
+    """
+
+    weight_gain: list
+    tau_syn_factor: list
+    tau_mem_factor: list
+    source: str = "probe"
+
+    def apply(self, chip_net: Network) -> Network:
+        """The chip network with this device's weight gains and time constants (same thresholds)."""
+        if [g.shape for g in self.weight_gain] != [w.shape for w in chip_net.weights]:
+            raise ValueError(f"device model: weight gains {[g.shape for g in self.weight_gain]} do not fit the "
+                             f"network's weights {[w.shape for w in chip_net.weights]}")
+        return Network(weights=[w * g for w, g in zip(chip_net.weights, self.weight_gain)],
+                       alpha=[a / s for a, s in zip(chip_net.alpha, self.tau_syn_factor)],
+                       beta=[b / m for b, m in zip(chip_net.beta, self.tau_mem_factor)],
+                       theta=chip_net.theta, t_max=chip_net.t_max, recurrent=chip_net.recurrent,
+                       max_spikes=chip_net.max_spikes)
+
+    def compensate(self, net: Network) -> Network:
+        """``net`` with every weight divided by its gain: deployed on this device, it acts like ``net`` nominally."""
+        return net.with_parameters([w / g for w, g in zip(net.weights, self.weight_gain)], net.recurrent)
+
+    def arrays(self) -> dict:
+        """The factors as named arrays (checkpoints); inverse of :meth:`from_arrays`."""
+        out = {}
+        for l, (g, s, m) in enumerate(zip(self.weight_gain, self.tau_syn_factor, self.tau_mem_factor)):
+            out.update({f"device/weight_gain/{l}": g, f"device/tau_syn_factor/{l}": s,
+                        f"device/tau_mem_factor/{l}": m})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, n_layers: int, source: str = "probe") -> "DeviceModel":
+        get = lambda name: [np.asarray(arrays[f"device/{name}/{l}"], dtype=np.float64) for l in range(n_layers)]
+        return cls(get("weight_gain"), get("tau_syn_factor"), get("tau_mem_factor"), source)
+
+    def summary(self) -> dict:
+        """Spread of the factors: RMS of their logarithms (0 = nominal), per kind over all layers."""
+        rms = lambda arrs: float(np.sqrt(np.mean(np.concatenate([np.log(a).ravel() for a in arrs]) ** 2)))
+        return {"source": self.source, "rms_log_weight_gain": rms(self.weight_gain),
+                "rms_log_tau_syn_factor": rms(self.tau_syn_factor), "rms_log_tau_mem_factor": rms(self.tau_mem_factor)}
+
+
+def true_device_model(target, shadow: Network, spread: float, seed: int = 0, dt: float | None = None) -> DeviceModel:
+    """The exact :class:`DeviceModel` of emulated device ``seed`` with mismatch ``spread`` (``source="true"``).
+
+    For experiments only: it reads the mismatch factors out of :func:`fpsnn.backends.emulator.mismatch.perturb`,
+    which no real chip reports, so it bounds what :func:`calibrate_device` can achieve. ``target`` is the
+    nominal chip (name or backend); the gains are measured on the :func:`probe_network` programs, whose
+    probed integer weights are the largest the chip has, so they are the device's factors and not the
+    rounding of one particular program's small integers.
+    """
+    from .backends.emulator.mismatch import perturb
+
+    target = resolve_target(target)
+    gains = [np.ones_like(w) for w in shadow.weights]
+    syn = mem = None
+    for l in range(shadow.n_layers):
+        for c in range(shadow.weights[l].shape[0]):
+            net = probe_network(shadow, l, c)
+            program, _ = target.compile(net, dt)
+            nominal, device = chip_network(program, net), chip_network(perturb(program, spread, seed), net)
+            gains[l][c] = device.weights[l][c] / nominal.weights[l][c]
+            if syn is None:
+                syn = [a / d for a, d in zip(nominal.alpha, device.alpha)]
+                mem = [b / d for b, d in zip(nominal.beta, device.beta)]
+    return DeviceModel(gains, syn, mem, source="true")
+
+
+def _psp(t, alpha, beta):
+    r""":math:`h(t) = (e^{-\alpha t} - e^{-\beta t}) / (\beta - \alpha)` for :math:`t > 0` (:math:`t e^{-\alpha t}`
+    when :math:`\alpha = \beta`), 0 otherwise; numpy broadcasting (t in time units, rates in 1/time unit)."""
+    pos = t > 0
+    t = np.where(pos, t, 0.0)
+    d = beta - alpha
+    same = np.abs(d) <= 1e-9 * np.maximum(alpha, beta)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        h = np.where(same, t * np.exp(-alpha * t), -np.exp(-alpha * t) * np.expm1(-d * t) / np.where(same, 1.0, d))
+    return np.where(pos, h, 0.0)
+
+
+def _psp_peak(alpha, beta):
+    """Largest value of the PSP kernel :func:`_psp` (time units), per neuron."""
+    alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    differ = np.abs(beta - alpha) > 1e-9 * np.maximum(alpha, beta)
+    t_peak = np.where(differ, np.log(beta / alpha) / np.where(differ, beta - alpha, 1.0), 1.0 / alpha)
+    return _psp(t_peak, alpha, beta)
+
+
+#: Probe spike trains (spike times as fractions of ``t_max``): one spike, then 2-6 spikes at several spacings.
+PROBE_TRAINS = ((0.0,),) + tuple(tuple(i * gap for i in range(k)) for k in (2, 3, 4) for gap in (0.03, 0.06, 0.12, 0.25)) \
+    + (tuple(i * 0.05 for i in range(6)), tuple(i * 0.1 for i in range(5)))
+#: Log-spaced grid of time-constant factors searched by the calibration fit (then refined around the best).
+CALIBRATION_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.5), 15))
+
+
+def probe_network(shadow: Network, layer: int, channel: int, gain: float = 1.3, relay: float = 3.0) -> Network:
+    """The calibration network that isolates the synapses from ``channel`` of layer ``layer - 1`` (or the input).
+
+    Layer ``layer`` gets weight ``gain * theta_i / h_max,i`` from ``channel`` to every neuron ``i``
+    (one spike peaks at ``gain`` times the threshold; ``h_max`` the PSP kernel's peak) and 0 elsewhere.
+    Every other layer gets ``relay * theta / h_max`` from its neuron 0 only: the layers below relay the
+    probe (input 0 -> neuron 0 -> ...) so that neuron ``channel`` of layer ``layer - 1`` fires at measured
+    times, and the layers above just stay deployable. Same sizes and time constants as ``shadow``, so
+    the chip maps it to the same physical synapses and neurons.
+    """
+    weights = []
+    for m, w in enumerate(shadow.weights):
+        W = np.zeros_like(w)
+        scale = shadow.theta[m] / _psp_peak(shadow.alpha[m], shadow.beta[m])
+        W[channel if m == layer else 0, :] = (gain if m == layer else relay) * scale
+        weights.append(W)
+    return Network(weights=weights, alpha=shadow.alpha, beta=shadow.beta, theta=shadow.theta, t_max=shadow.t_max,
+                   max_spikes=shadow.max_spikes)
+
+
+def probe_inputs(n_inputs: int, channel: int, t_max: float) -> np.ndarray:
+    """Input spike times ``(len(PROBE_TRAINS), n_inputs, k)`` (time units): one probe train per sample on ``channel``."""
+    k = max(len(p) for p in PROBE_TRAINS)
+    x = np.full((len(PROBE_TRAINS), n_inputs, k), np.inf)
+    for s, train in enumerate(PROBE_TRAINS):
+        x[s, channel, :len(train)] = np.asarray(train) * t_max
+    return x
+
+
+def _measure_probes(target, shadow: Network, dt, engine: str) -> dict:
+    """``{(layer, channel): (inputs, clean measured times, chip network)}`` of every probe program on ``target``."""
+    out = {}
+    for l in range(shadow.n_layers):
+        for c in range(shadow.weights[l].shape[0]):
+            net = probe_network(shadow, l, c)
+            program, _ = target.compile(net, dt)
+            chip_net = chip_network(program, net)
+            x = probe_inputs(shadow.n_inputs, c if l == 0 else 0, shadow.t_max)
+            raw = target.run(program, x, engine=engine, t_max=shadow.t_max).times
+            out[(l, c)] = (x, clean_times(raw, chip_net, len(x), program.dt)[0], chip_net)
+    return out
+
+
+def _fit_neuron(pres, firsts, alpha, beta, theta, grid=CALIBRATION_GRID):
+    """Least-squares fit of one neuron's firing equation at its measured first spikes.
+
+    ``pres[c]`` ``(S, k)``: input spike times of probe ``c`` (one presynaptic channel active);
+    ``firsts[c]`` ``(S,)``: the neuron's first spike (inf: none). Model:
+    :math:`g_c \\sum_k h(t^* - t_k; \\alpha/s, \\beta/m) = \\vartheta`. For every ``(s, m)`` of the grid the
+    gains have a closed form; the pair with the least mean squared residual (over all probes) wins,
+    then a finer grid around it. Returns ``(s, m, gains)`` (gain NaN: fewer than 3 spikes to fit).
+    """
+    def score(s_grid, m_grid):
+        A, B = np.broadcast_arrays(alpha / s_grid[:, None], beta / m_grid[None, :])
+        total, gains = np.zeros(A.shape), []
+        for p, t in zip(pres, firsts):
+            ok = np.isfinite(t)
+            if ok.sum() < 3:
+                gains.append(None)
+                continue
+            lag = t[ok][:, None] - p[ok]
+            valid = np.isfinite(lag) & (lag > 0)
+            V = np.where(valid, _psp(np.where(valid, lag, 0.0), A[..., None, None], B[..., None, None]), 0.0).sum(-1)
+            vv = (V * V).sum(-1)
+            g = theta * V.sum(-1) / np.where(vv > 0, vv, np.inf)
+            total += ((g[..., None] * V - theta) ** 2).mean(-1) / theta ** 2
+            gains.append(g)
+        return total, gains
+
+    total, _ = score(grid, grid)
+    i, j = np.unravel_index(np.argmin(total), total.shape)
+    step = np.log(grid[1] / grid[0])
+    fine_s, fine_m = (grid[i] * np.exp(np.linspace(-step, step, 11)), grid[j] * np.exp(np.linspace(-step, step, 11)))
+    total, gains = score(fine_s, fine_m)
+    i, j = np.unravel_index(np.argmin(total), total.shape)
+    a, b = alpha / fine_s[i], beta / fine_m[j]
+    if a != b and (a < b) != (alpha < beta):
+        # the PSP kernel is symmetric in (alpha, beta): keep the nominal order of the two time constants
+        a, b = b, a
+    return alpha / a, beta / b, np.array([np.nan if g is None else g[i, j] for g in gains])
+
+
+def _fit_probes(measured: dict, shadow: Network) -> list:
+    fits = []
+    for l in range(shadow.n_layers):
+        n_pre, n = shadow.weights[l].shape
+        gain, s, m = np.full((n_pre, n), np.nan), np.ones(n), np.ones(n)
+        net = measured[(l, 0)][2]
+        for i in range(n):
+            pres = [measured[(l, c)][0][:, c, :] if l == 0 else measured[(l, c)][1][l - 1][:, c, :] for c in range(n_pre)]
+            firsts = [measured[(l, c)][1][l][:, i, 0] for c in range(n_pre)]
+            s[i], m[i], gain[:, i] = _fit_neuron(pres, firsts, net.alpha[l][i], net.beta[l][i], net.theta[l][i])
+        fits.append((gain, s, m))
+    return fits
+
+
+def calibrate_device(target, shadow: Network, dt: float | None = None, engine: str = "auto", reference=None,
+                     bounds: tuple = (0.25, 4.0)) -> DeviceModel:
+    r"""Estimate a device's :class:`DeviceModel` from spike times measured on probe programs.
+
+    For every layer ``l`` and presynaptic channel ``c``, :func:`probe_network` isolates the synapses
+    from ``c`` (input channel, or neuron ``c`` of layer ``l - 1`` relayed from input 0) and
+    :func:`probe_inputs` sends ``len(PROBE_TRAINS)`` spike trains through them. Each neuron's measured
+    first spikes then fix, by least squares on its firing equation (:func:`_fit_neuron`), one gain per
+    presynaptic channel and its two time-constant factors (``sum(n_{l-1})`` programs, a few dozen
+    samples each).
+
+    The same fit on the nominal chip's bit-accurate ``reference`` (default: ``target`` itself, which is
+    only right when ``target`` *is* the nominal emulator; :class:`FineTuner` passes the chip's emulator)
+    gives the nominal values, and the model is the ratio device / reference: what the continuous-time
+    fit misses (the time grid, pipeline delays, rounding) cancels. Factors are clipped to ``bounds``;
+    a synapse the probes could not fit (its neuron never fired) keeps gain 1.
+
+    Args:
+        target: the device (backend-like: ``compile``, ``run``), e.g. a board or a ``MismatchTarget``.
+        shadow: the float network being fine-tuned (sizes, time constants, thresholds, ``t_max``).
+        dt: chip step (time units; default the target's); engine: engine of ``target`` to run.
+        reference: the nominal chip, run with engine ``"emulator"``.
+    """
+    lo, hi = bounds
+    device = _fit_probes(_measure_probes(target, shadow, dt, engine), shadow)
+    nominal = _fit_probes(_measure_probes(target if reference is None else reference, shadow, dt,
+                                          engine if reference is None else "emulator"), shadow)
+    gains, syn, mem = [], [], []
+    for (gd, sd, md), (gn, sn, mn) in zip(device, nominal):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = gd / gn
+        gains.append(np.where(np.isfinite(r) & (r > 0), np.clip(r, lo, hi), 1.0))
+        syn.append(np.clip(sd / sn, lo, hi))
+        mem.append(np.clip(md / mn, lo, hi))
+    return DeviceModel(gains, syn, mem, source="probe")
 
 
 # ------------------------------------------------------------------------------------ measured times
@@ -308,6 +583,14 @@ class FineTuner(RunFiles):
         checkpoint_every: also checkpoint after every so many minibatches (default: only at epoch
             ends and when the target fails).
         progress: rich progress bar on stderr; metadata: extra JSON for the model file.
+        calibrate: ``hil`` only: before the first step, estimate the device's weight gains and time
+            constants with probe programs (:func:`calibrate_device`, reference: the chip's emulator) and
+            compute every gradient for that :class:`DeviceModel` (module docstring, "Device calibration").
+        device_model: ``hil`` only: a given :class:`DeviceModel` instead (e.g. :func:`true_device_model`
+            for an upper bound in experiments); not together with ``calibrate``.
+        compensate: with a device model (calibrated or given), start from the shadow weights divided
+            by the device's weight gains (:meth:`DeviceModel.compensate`), so that the device first
+            runs what the float network means; ``False`` keeps the weights and only corrects the gradients.
     """
 
     net: Network
@@ -325,6 +608,9 @@ class FineTuner(RunFiles):
     checkpoint_every: int | None = None
     progress: bool = False
     metadata: dict = field(default_factory=dict)
+    calibrate: bool = False
+    device_model: DeviceModel | None = None
+    compensate: bool = True
 
     def __post_init__(self):
         if not isinstance(self.net, Network):
@@ -349,7 +635,13 @@ class FineTuner(RunFiles):
             raise ValueError(f"checkpoint_every = {self.checkpoint_every}: must be >= 1 minibatches (or None)")
         if int(self.seed) < 0:
             raise ValueError(f"seed = {self.seed}: must be >= 0")
+        if self.calibrate and self.device_model is not None:
+            raise ValueError("calibrate: not together with a given device_model (one or the other)")
+        if self.device_model is not None and not isinstance(self.device_model, DeviceModel):
+            raise ValueError(f"device_model: expected a DeviceModel, got {type(self.device_model).__name__}")
         if self.mode == "qat":
+            if self.calibrate or self.device_model is not None:
+                raise ValueError("calibrate / device_model: describe a device (mode 'hil'); QAT never runs the target")
             if self.mismatch:
                 raise ValueError("mismatch: applies to a target run (mode 'hil'); QAT never runs the target")
             self.source = _SimulatedSource(self.target)
@@ -363,9 +655,16 @@ class FineTuner(RunFiles):
         """Everything a resumed run must share with the interrupted one (the epoch budget may grow)."""
         hyper = self.hyper.to_dict()
         hyper.pop("epochs")
-        return {"mode": self.mode, "target": self.source.name, "dt": self.dt, "mismatch": float(self.mismatch),
-                "mismatch_seed": int(self.mismatch_seed), "seed": int(self.seed), "hyper": hyper,
-                "data_sha256": fingerprint(self.x_train, self.y_train)}
+        config = {"mode": self.mode, "target": self.source.name, "dt": self.dt, "mismatch": float(self.mismatch),
+                  "mismatch_seed": int(self.mismatch_seed), "seed": int(self.seed), "hyper": hyper,
+                  "data_sha256": fingerprint(self.x_train, self.y_train)}
+        if self.calibrate:  # only when set: checkpoints written before the option still resume
+            config["calibrate"] = True
+        if self.device_model is not None:
+            config["device_model"] = self.device_model.source
+        if (self.calibrate or self.device_model is not None) and not self.compensate:
+            config["compensate"] = False
+        return config
 
     def _save(self, s: dict) -> None:
         if self.out_dir is None:
@@ -374,17 +673,24 @@ class FineTuner(RunFiles):
         arrays.update({f"initial/weights/{l}": w for l, w in enumerate(s["initial"])})
         if s["order"] is not None:
             arrays["order"] = s["order"]
+        if s["device"] is not None:
+            arrays.update(s["device"].arrays())
         io.save_checkpoint(self.checkpoint_path, s["net"], arrays=arrays, metadata={
             "kind": "fine-tune", "config": self._config(), "epoch": s["epoch"], "batch": s["batch"],
             "sums": s["sums"], "optimizer": scalars, "rng_state": s["rng"].bit_generator.state,
-            "history": s["history"], "calls": self.source.calls})
+            "history": s["history"], "calls": self.source.calls,
+            "device_source": None if s["device"] is None else s["device"].source})
 
     def _fresh(self) -> dict:
         net = self.net.with_parameters(self.net.weights, self.net.recurrent)
-        return {"net": net, "initial": [w.copy() for w in net.weights],
+        initial = [w.copy() for w in net.weights]
+        if self.device_model is not None and self.compensate:
+            net = self.device_model.compensate(net)
+        return {"net": net, "initial": initial,
                 "optimizer": make_optimizer(self.hyper, [p.shape for p in parameter_list(net)]),
                 "rng": np.random.default_rng(np.random.SeedSequence(int(self.seed))),
-                "epoch": 0, "batch": 0, "order": None, "sums": _zero_sums(), "history": []}
+                "epoch": 0, "batch": 0, "order": None, "sums": _zero_sums(), "history": [],
+                "device": self.device_model}
 
     def _resume(self) -> dict:
         ck = io.load_checkpoint(self.checkpoint_path)
@@ -403,7 +709,9 @@ class FineTuner(RunFiles):
         self.source.calls = int(md.get("calls", 0))
         return {"net": net, "initial": [ck.arrays[f"initial/weights/{l}"] for l in range(net.n_layers)],
                 "optimizer": optimizer, "rng": rng, "epoch": int(md["epoch"]), "batch": int(md["batch"]),
-                "order": ck.arrays.get("order"), "sums": md["sums"], "history": list(md["history"])}
+                "order": ck.arrays.get("order"), "sums": md["sums"], "history": list(md["history"]),
+                "device": (DeviceModel.from_arrays(ck.arrays, net.n_layers, md["device_source"])
+                           if md.get("device_source") else None)}
 
     # ------------------------------------------------------------------ one step
     def _step(self, s: dict, idx: np.ndarray, lr: float) -> float:
@@ -416,9 +724,15 @@ class FineTuner(RunFiles):
         # --- nothing below talks to the target: from here on the step always completes
         times, counts = clean_times(raw, chip_net, len(y), program.dt)
         loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
+        device = s["device"]
+        # the gradient at the measured times, for the network the device implements (as far as known)
+        grad_net = chip_net if device is None else device.apply(chip_net)
         with np.errstate(invalid="ignore"):  # the +inf padding makes inf - inf in the sortedness check
-            value, grads = chip_net.value_and_grad(x, loss, mode=self.hyper.grad_mode, times=times)
-        g = gradient_list(chip_net, grads)
+            value, grads = grad_net.value_and_grad(x, loss, mode=self.hyper.grad_mode, times=times)
+        g = gradient_list(grad_net, grads)
+        if device is not None:
+            # chain rule through the device's weights G * W: dL/dW = G * dL/d(G W)
+            g = [a * gain for a, gain in zip(g, device.weight_gain)] + g[len(device.weight_gain):]
         sums = s["sums"]
         if all(np.all(np.isfinite(a)) for a in g):
             # straight-through: the gradient at the chip's weights moves the shadow weights
@@ -434,9 +748,22 @@ class FineTuner(RunFiles):
             sums[k] += v
         return value
 
+    def _calibrate(self, net: Network) -> DeviceModel:
+        """:func:`calibrate_device` on the target, with the chip's nominal emulator as the reference."""
+        from .backends.emulator.mismatch import MismatchTarget
+
+        device = self.source.target
+        reference = device.target if isinstance(device, MismatchTarget) else device
+        try:
+            return calibrate_device(device, net, self.dt, self.engine, reference=reference)
+        except Exception as exc:  # as for a minibatch: the target failed, nothing has moved yet
+            raise _TargetFailure(exc) from exc
+
     def _row(self, s: dict, epoch: int, lr, wall: float) -> dict:
         sums = s["sums"]
         row = {"epoch": epoch, "lr": lr, "wall_s": wall, "target_calls": self.source.calls}
+        if epoch == 0 and s["device"] is not None:
+            row["device_model"] = s["device"].summary()
         if sums["n"]:
             row.update(loss=sums["loss_sum"] / sums["n"], train_accuracy=sums["correct"] / sums["n"],
                        **{k: sums[k] for k in ("n_bad_slopes", "skipped_updates") + POLICY_COUNTS})
@@ -470,6 +797,10 @@ class FineTuner(RunFiles):
         epochs = int(self.hyper.epochs)
         with Progress(self.progress, epochs, n_batches, s["epoch"]) as bar:
             try:
+                if self.calibrate and s["device"] is None:  # a fresh run (a resumed one has its model)
+                    s["device"] = self._calibrate(s["net"])
+                    if self.compensate:
+                        s["net"] = s["device"].compensate(s["net"])
                 if not s["history"]:
                     s["history"].append(self._row(s, 0, None, 0.0))
                 bar.show(s["history"][-1])
@@ -536,7 +867,8 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
                    out_dir=None, resume: bool = False, seed: int = 0, dt: float | None = None,
                    engine: str = "auto", mismatch: float = 0.0, mismatch_seed: int = 0, lr: float | None = None,
                    batch_size: int | None = None, train_subset: int | None = None, test_subset: int | None = None,
-                   checkpoint_every: int | None = None, progress: bool = False) -> TrainResult:
+                   checkpoint_every: int | None = None, progress: bool = False,
+                   calibrate: bool = False, compensate: bool = True) -> TrainResult:
     """Fine-tune the model file ``model`` (written by ``fpsnn train``) for chip ``target``.
 
     The data set (``data``, default: the model's own), its encoder and the loss settings come from the
@@ -563,7 +895,7 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
     tuner = FineTuner(net, hyper, (enc(x[:train_subset]), y[:train_subset]), target, mode=mode,
                       test=(enc(xt[:test_subset]), yt[:test_subset]), dt=dt, engine=engine, mismatch=mismatch,
                       mismatch_seed=mismatch_seed, seed=seed, out_dir=out_dir, checkpoint_every=checkpoint_every,
-                      progress=progress, metadata={"dataset": name, "encoder": enc.to_dict(),
+                      progress=progress, calibrate=calibrate, compensate=compensate, metadata={"dataset": name, "encoder": enc.to_dict(),
                                                    "source_model": str(model), "train_subset": train_subset,
                                                    "test_subset": test_subset})
     return tuner.fit(resume=resume)
@@ -585,6 +917,12 @@ def configure_cli(p) -> None:
     p.add_argument("--mismatch", type=float, default=0.0, metavar="S",
                    help="emulate device mismatch of relative spread S (e.g. 0.1) on the target")
     p.add_argument("--mismatch-seed", type=int, default=0, help="which emulated device (seed of the mismatch)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="hil: first estimate the device's weight gains and time constants with probe programs, "
+                        "divide the weights by the gains, then compute the gradients for that device "
+                        "(recommended with device mismatch)")
+    p.add_argument("--no-compensate", action="store_true",
+                   help="with --calibrate: keep the weights, only correct the gradients")
     p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     p.add_argument("--batch-size", type=int, help="minibatch size (default: the model's)")
     p.add_argument("--train-subset", type=int, metavar="N", help="use only the first N training samples")
@@ -610,7 +948,8 @@ def run_cli(args) -> int:
                                 mismatch=args.mismatch, mismatch_seed=args.mismatch_seed, lr=args.lr,
                                 batch_size=args.batch_size, train_subset=args.train_subset,
                                 test_subset=args.test_subset, checkpoint_every=args.checkpoint_every,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, calibrate=args.calibrate,
+                                compensate=not args.no_compensate)
     except TargetLost as exc:
         print(f"fpsnn: error: {exc}", file=sys.stderr)
         return 3

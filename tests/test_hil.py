@@ -191,6 +191,92 @@ def test_mismatch_opens_a_gap_that_in_the_loop_training_closes(problem):
     assert after["loss"] < before["loss"]
 
 
+# ------------------------------------------------------------------------------------ device calibration
+def test_calibration_on_the_nominal_chip_finds_no_mismatch(problem):
+    net = problem[0]
+    model = hil.calibrate_device(hil.resolve_target(CHIP), net, engine="emulator", reference=hil.resolve_target(CHIP))
+    for arrays in (model.weight_gain, model.tau_syn_factor, model.tau_mem_factor):
+        assert all(np.all(a == 1.0) for a in arrays)   # device == reference: every ratio is exactly 1
+    assert [g.shape for g in model.weight_gain] == [w.shape for w in net.weights] and model.source == "probe"
+
+
+@pytest.mark.parametrize("chip", [CHIP, "loihi2"])
+def test_calibration_measures_the_devices_weight_gains(problem, chip):
+    net = problem[0]
+    device = hil.resolve_target(chip, mismatch=0.2, mismatch_seed=3)
+    est = hil.calibrate_device(device, net, engine="emulator", reference=hil.resolve_target(chip))
+    true = hil.true_device_model(chip, net, 0.2, seed=3)
+    assert true.source == "true" and est.source == "probe"
+    for e, t in zip(est.weight_gain, true.weight_gain):
+        le, lt = np.log(e), np.log(t)
+        assert lt.std() > 0.1                                          # the device really is off by ~20 %
+        assert np.corrcoef(le.ravel(), lt.ravel())[0, 1] > 0.9         # and the probes see it, synapse by synapse
+        err = le - lt
+        # within a neuron the gains are right to ~3 %; one factor per neuron trades off against its time constants
+        assert np.sqrt(np.mean((err - np.median(err, axis=0)) ** 2)) < 0.25 * lt.std()
+
+
+def test_device_model_apply_compensate_and_arrays(problem):
+    net = problem[0]
+    rng = np.random.default_rng(0)
+    gains = [np.exp(0.2 * rng.standard_normal(w.shape)) for w in net.weights]
+    syn = [np.full(n, 1.5) for n in net.sizes]
+    mem = [np.full(n, 0.5) for n in net.sizes]
+    model = hil.DeviceModel(gains, syn, mem)
+    dev = model.apply(net)
+    for w, g, d in zip(net.weights, gains, dev.weights):
+        np.testing.assert_allclose(d, w * g)
+    np.testing.assert_allclose(dev.alpha[0], net.alpha[0] / 1.5)       # tau_syn 1.5 times longer
+    np.testing.assert_allclose(dev.beta[1], net.beta[1] / 0.5)
+    assert all(np.all(a == b) for a, b in zip(dev.theta, net.theta))
+    for w, c in zip(net.weights, model.apply(model.compensate(net)).weights):
+        np.testing.assert_allclose(c, w)                                 # compensated, then the device: nominal
+    back = hil.DeviceModel.from_arrays(model.arrays(), net.n_layers, "probe")
+    assert all(np.array_equal(a, b) for a, b in zip(back.weight_gain, gains))
+    with pytest.raises(ValueError, match="do not fit"):
+        hil.DeviceModel(gains[:1], syn[:1], mem[:1]).apply(net)
+
+
+def test_calibrated_in_the_loop_training_starts_closer_and_resumes(problem, tmp_path):
+    net, hyper, train, _ = problem
+    x, y = train
+    hyper = hyper.replace(epochs=2, lr=0.01)
+    device = hil.resolve_target(CHIP, mismatch=0.3, mismatch_seed=5)
+    before = hil.evaluate_on(device, net, x, y, hyper, engine="emulator")
+    kw = dict(mismatch=0.3, mismatch_seed=5, engine="emulator", calibrate=True)
+    ref = hil.FineTuner(net, hyper, train, CHIP, out_dir=tmp_path / "ref", **kw).fit()
+    first = ref.history[0]
+    assert first["device_model"]["source"] == "probe" and first["device_model"]["rms_log_weight_gain"] > 0.1
+    assert first["loss"] < before["loss"]           # compensating the measured gains alone helps
+    after = hil.evaluate_on(device, ref.net, x, y, hyper, engine="emulator")
+    assert after["loss"] < before["loss"]
+    # interrupted after epoch 1, resumed: same device model from the checkpoint, same result
+    tuner = hil.FineTuner(net, hyper, train, CHIP, out_dir=tmp_path / "run", **kw)
+    tuner.fit(stop_after=1)
+    resumed = hil.FineTuner(net, hyper, train, CHIP, out_dir=tmp_path / "run", **kw).fit(resume=True)
+    for a, b in zip(resumed.net.weights, ref.net.weights):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"settings differ: \['calibrate'\]"):
+        hil.FineTuner(net, hyper, train, CHIP, out_dir=tmp_path / "run", mismatch=0.3, mismatch_seed=5,
+                      engine="emulator").fit(resume=True)
+
+
+def test_calibration_arguments(problem):
+    net, hyper, train, _ = problem
+    model = hil.true_device_model(CHIP, net, 0.1)
+    with pytest.raises(ValueError, match="QAT never runs the target"):
+        hil.FineTuner(net, hyper, train, CHIP, mode="qat", calibrate=True)
+    with pytest.raises(ValueError, match="not together"):
+        hil.FineTuner(net, hyper, train, CHIP, calibrate=True, device_model=model)
+    with pytest.raises(ValueError, match="expected a DeviceModel"):
+        hil.FineTuner(net, hyper, train, CHIP, device_model="true")
+    # a given model: the start is compensated without any target call
+    tuner = hil.FineTuner(net, hyper.replace(epochs=0), train, CHIP, engine="emulator", device_model=model)
+    start = tuner.fit().net
+    for w, g, s in zip(net.weights, model.weight_gain, start.weights):
+        np.testing.assert_allclose(s, w / g)
+
+
 # ------------------------------------------------------------------------------------ command line
 def test_cli_hil_fine_tunes_a_model_file_and_resumes(problem, tmp_path, capsys):
     import json
@@ -212,3 +298,22 @@ def test_cli_hil_fine_tunes_a_model_file_and_resumes(problem, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["epochs"] == 2
     assert main(["hil", str(model), "--target", "no-such-chip"]) == 2
     assert "target: unknown 'no-such-chip'" in capsys.readouterr().err
+
+
+def test_cli_hil_calibrate_on_a_device_with_mismatch(problem, tmp_path, capsys):
+    import json
+
+    from fpsnn import io
+    from fpsnn.cli import main
+
+    net, hyper, _, _ = problem
+    enc = datasets.spec("yinyang").encoder(hyper)
+    model = io.save_model(tmp_path / "m.fpsnn", net, {"dataset": "yinyang", "hyper": hyper.to_dict(),
+                                                       "encoder": enc.to_dict()})
+    argv = ["hil", str(model), "--target", CHIP, "--engine", "emulator", "--epochs", "1", "--train-subset", "60",
+            "--test-subset", "40", "--mismatch", "0.2", "--calibrate", "--out", str(tmp_path / "run"), "--json",
+            "--no-progress"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["history"][0]["device_model"]["source"] == "probe"
+    assert io.load_model(tmp_path / "run" / "model.fpsnn")[1]["fine_tune"]["calibrate"] is True

@@ -10,14 +10,26 @@ Per seed (the seed sets the float initialisation, the minibatch order and the em
 3. per chip and mismatch spread (``--spreads``): the QAT network deployed on a device with that
    mismatch (device seed = run seed), before and after in-the-loop fine-tuning on that device.
    "Before" is exactly "offline fine-tuning on the unperturbed model", the baseline HIL must beat.
+   Three in-the-loop variants, all from the QAT network with the same settings:
+
+   * ``hil``: the gradient of the nominal chip network at the measured times;
+   * ``calibrated`` (the method, ``FineTuner(calibrate=True)``, ``fpsnn hil --calibrate``): probe
+     programs measure each synapse's gain and each neuron's time constants on the device
+     (:func:`fpsnn.hil.calibrate_device`), the weights are divided by the gains, and the gradient is
+     taken on the calibrated device model; ``calibrated_start`` is the accuracy right after the
+     division, before any in-the-loop step;
+   * ``upper_bound`` (``--no-upper-bound`` skips it): the same with the emulator's true mismatch
+     factors (:func:`fpsnn.hil.true_device_model`), which no real chip reports.
+
+   "Recovered fraction" = (after - before) / (unperturbed chip after HIL - before), summed over seeds.
 
 Every accuracy is measured on the emulator (bit-accurate integer arithmetic; time grid = the
 backend's default step, Xylo ``t_max / 64``, Loihi ``t_max / 128``) on the first ``--test-subset``
 test samples, except "float" (exact continuous-time simulation). Output: a Markdown table (mean +- std
 over seeds), optionally one JSON object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
 
-    python tools/reproduce_hil.py --seeds 2 --epochs 2 --train-subset 300        # a quick look
-    python tools/reproduce_hil.py --seeds 10 --json --plot hil.png                # the table (long)
+    python tools/reproduce_hil.py --seeds 2 --epochs 4 --train-subset 300        # a quick look
+    python tools/reproduce_hil.py --json --plot hil.png --log hil.jsonl           # the table: 10 seeds, ~15 min
 """
 from __future__ import annotations
 
@@ -76,14 +88,26 @@ def run_seed(seed: int, args, log=print) -> dict:
         for spread in args.spreads:
             device = hil.resolve_target(chip, spread, mismatch_seed=seed)
             before = hil.evaluate_on(device, qat, *test, hyper, engine="emulator")["accuracy"]
-            run = hil.FineTuner(qat, ft, train, chip, mode="hil", test=test, seed=seed, mismatch=spread,
-                                mismatch_seed=seed, engine="emulator").fit()
-            r[f"mismatch{spread:g}"] = {"before": before, "after": run.final["test_accuracy"],
-                                        "curve": [row["test_accuracy"] for row in run.history]}
+            kw = dict(mode="hil", test=test, seed=seed, mismatch=spread, mismatch_seed=seed, engine="emulator")
+            run = hil.FineTuner(qat, ft, train, chip, **kw).fit()
+            m = {"before": before, "after": run.final["test_accuracy"],
+                 "curve": [row["test_accuracy"] for row in run.history]}
+            t_cal = time.perf_counter()
+            cal = hil.FineTuner(qat, ft, train, chip, calibrate=True, **kw).fit()
+            m["calibrated"] = cal.final["test_accuracy"]
+            m["calibrated_start"] = cal.history[0]["test_accuracy"]
+            m["calibrated_curve"] = [row["test_accuracy"] for row in cal.history]
+            m["calibrated_s"] = time.perf_counter() - t_cal
+            m["device_model"] = cal.history[0]["device_model"]
+            if args.upper_bound:
+                true = hil.true_device_model(chip, qat, spread, seed)
+                m["upper_bound"] = hil.FineTuner(qat, ft, train, chip, device_model=true, **kw).fit().final["test_accuracy"]
+            r[f"mismatch{spread:g}"] = m
         out[chip] = r
         log(f"seed {seed} {chip}: plain {100 * r['plain']:.1f}, qat {100 * r['qat']:.1f}, hil {100 * r['hil']:.1f}"
             + "".join(f", mismatch {s:g}: {100 * r[f'mismatch{s:g}']['before']:.1f} -> "
-                      f"{100 * r[f'mismatch{s:g}']['after']:.1f}" for s in args.spreads))
+                      f"{100 * r[f'mismatch{s:g}']['after']:.1f} (calibrated "
+                      f"{100 * r[f'mismatch{s:g}']['calibrated']:.1f})" for s in args.spreads))
     out["wall_s"] = time.perf_counter() - t0
     return out
 
@@ -101,18 +125,25 @@ def summarize(runs: list, args) -> dict:
         for s in args.spreads:
             key = f"mismatch{s:g}"
             before = np.array([r[chip][key]["before"] for r in runs])
-            after = np.array([r[chip][key]["after"] for r in runs])
             ref = np.array([r[chip]["hil"] for r in runs])   # the unperturbed chip after HIL
             lost = ref - before
-            # fraction of the accuracy the mismatch cost (vs the unperturbed chip after HIL) that HIL won back
-            recovered = float(np.sum(after - before) / np.sum(lost)) if np.sum(lost) > 0 else None
-            row[key] = {"before": _stat(before), "after": _stat(after), "recovered_fraction": recovered}
+            row[key] = {"before": _stat(before)}
+            for name in ("after", "calibrated_start", "calibrated", "upper_bound"):
+                if not all(name in r[chip][key] for r in runs):   # logs of older versions, --no-upper-bound
+                    continue
+                after = np.array([r[chip][key][name] for r in runs])
+                row[key][name] = _stat(after)
+                # fraction of the accuracy the mismatch cost (vs the unperturbed chip after HIL) that was won back
+                row[key][f"{name}_recovered"] = float(np.sum(after - before) / np.sum(lost)) if np.sum(lost) > 0 else None
+                row[key][f"{name}_minus_before"] = _stat(after - before)
+            row[key]["recovered_fraction"] = row[key].get("calibrated_recovered", row[key].get("after_recovered"))
         table[chip] = row
     return table
 
 
 def markdown(table: dict, args) -> str:
     f = lambda ms: f"{ms[0]:.2f} ± {ms[1]:.2f}"
+    rf = lambda v: "n/a" if v is None else f"{v:.2f}"
     lines = [f"Yin-Yang test accuracy (%), {args.seeds} seeds, mean ± std; 5-{args.hidden}-3, "
              f"{args.train_subset} training / {args.test_subset} test samples, float {args.float_epochs} epochs, "
              f"fine-tuning {args.epochs} epochs (lr {args.lr:g}, schedule {getattr(args, 'schedule', 'none')}), dt = the backend default "
@@ -123,13 +154,23 @@ def markdown(table: dict, args) -> str:
         lines.append(f"| {chip} | {f(table['float'])} | {f(r['plain'])} | {f(r['qat'])} | {f(r['hil'])} | "
                      f"{f(r['hil_minus_float'])} |")
     if args.spreads:
-        lines += ["", "| chip | mismatch | QAT model on the device (offline baseline) | after HIL on the device | "
-                  "recovered fraction of the loss |", "|---|---|---|---|---|"]
+        cols = [("after", "HIL, nominal gradient"), ("calibrated_start", "calibrated + compensated, before HIL"),
+                ("calibrated", "**calibrated HIL**"), ("upper_bound", "HIL with the true mismatch factors (emulator only)")]
+        m0 = table[args.chips[0]][f"mismatch{args.spreads[0]:g}"]
+        cols = [(k, name) for k, name in cols if k in m0]
+        rec = [(k, name) for k, name in cols if f"{k}_recovered" in m0 and k != "calibrated_start"]
+        lines += ["", "| chip | mismatch | QAT model on the device (offline baseline) | "
+                  + " | ".join(name for _, name in cols) + " | "
+                  + " | ".join(f"recovered fraction: {name.strip('*')}" for _, name in rec) + " |",
+                  "|---|---|---|" + "---|" * (len(cols) + len(rec))]
         for chip in args.chips:
             for s in args.spreads:
                 m = table[chip][f"mismatch{s:g}"]
-                rec = "n/a" if m["recovered_fraction"] is None else f"{m['recovered_fraction']:.2f}"
-                lines.append(f"| {chip} | {100 * s:g} % | {f(m['before'])} | {f(m['after'])} | {rec} |")
+                lines.append(f"| {chip} | {100 * s:g} % | {f(m['before'])} | " + " | ".join(f(m[k]) for k, _ in cols)
+                             + " | " + " | ".join(rf(m[f"{k}_recovered"]) for k, _ in rec) + " |")
+        lines += ["", "Recovered fraction = (after - before) / (unperturbed chip after HIL - before), sums over "
+                  "seeds. "
+                  "The last variant uses the emulator's true mismatch factors, which a real chip does not report."]
     return "\n".join(lines)
 
 
@@ -141,14 +182,21 @@ def plot(runs: list, args, path) -> Path:
     fig = Figure(figsize=(5 * len(args.chips), 4))
     for i, chip in enumerate(args.chips):
         ax = fig.add_subplot(1, len(args.chips), i + 1)
-        cases = [("no mismatch", [r[chip]["hil_curve"] for r in runs])]
-        cases += [(f"mismatch {100 * s:g} %", [r[chip][f"mismatch{s:g}"]["curve"] for r in runs]) for s in args.spreads]
-        for label, curves in cases:
+        cases = [("no mismatch", [r[chip]["hil_curve"] for r in runs], "-", None)]
+        for i, s in enumerate(args.spreads):
+            color = f"C{i + 1}"
+            cases.append((f"mismatch {100 * s:g} %, nominal gradient", [r[chip][f"mismatch{s:g}"]["curve"] for r in runs],
+                          "--", color))
+            if all("calibrated_curve" in r[chip][f"mismatch{s:g}"] for r in runs):
+                cases.append((f"mismatch {100 * s:g} %, calibrated", [r[chip][f"mismatch{s:g}"]["calibrated_curve"]
+                                                                      for r in runs], "-", color))
+        for label, curves, ls, color in cases:
             c = 100 * np.array(curves)
             ep = np.arange(c.shape[1])
-            ax.errorbar(ep, c.mean(axis=0), yerr=c.std(axis=0), marker="o", capsize=3, label=label)
+            ax.errorbar(ep, c.mean(axis=0), yerr=c.std(axis=0), marker="o", ms=3, capsize=2, ls=ls, color=color,
+                        label=label)
         ax.axhline(100 * np.mean([r["float"] for r in runs]), color="k", ls="--", lw=1, label="float")
-        ax.set_xlabel("in-the-loop epoch (0 = QAT network)")
+        ax.set_xlabel("in-the-loop epoch (0: QAT net; calibrated: compensated)")
         ax.set_ylabel("test accuracy on the emulator (%)")
         ax.set_title(f"{chip} ({len(runs)} seeds)")
         ax.legend(fontsize=8)
@@ -158,19 +206,21 @@ def plot(runs: list, args, path) -> Path:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1), default 3")
-    p.add_argument("--epochs", type=int, default=3, help="QAT and HIL fine-tuning epochs (default 3)")
-    p.add_argument("--lr", type=float, default=0.002, help="fine-tuning learning rate (Adam), default 0.002")
-    p.add_argument("--schedule", choices=("none", "cosine"), default="none",
-                   help="fine-tuning learning-rate schedule (cosine: to 0.05 lr over the epochs)")
-    p.add_argument("--float-epochs", type=int, default=20, help="float training epochs (default 20)")
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1), default 10")
+    p.add_argument("--epochs", type=int, default=20, help="QAT and HIL fine-tuning epochs (default 20)")
+    p.add_argument("--lr", type=float, default=0.01, help="fine-tuning learning rate (Adam), default 0.01")
+    p.add_argument("--schedule", choices=("none", "cosine"), default="cosine",
+                   help="fine-tuning learning-rate schedule (default cosine: to 0.05 lr over the epochs)")
+    p.add_argument("--float-epochs", type=int, default=40, help="float training epochs (default 40)")
     p.add_argument("--float-lr", type=float, default=0.01, help="float training learning rate (default 0.01)")
     p.add_argument("--hidden", type=int, default=30, help="hidden neurons (default 30)")
     p.add_argument("--batch-size", type=int, default=50, help="minibatch size (default 50)")
-    p.add_argument("--train-subset", type=int, default=1000, help="training samples (default 1000 of 5000)")
+    p.add_argument("--train-subset", type=int, default=600, help="training samples (default 600 of 5000)")
     p.add_argument("--test-subset", type=int, default=1000, help="test samples (default all 1000)")
     p.add_argument("--chips", nargs="+", default=list(CHIPS), choices=CHIPS)
     p.add_argument("--spreads", nargs="*", type=float, default=[0.1, 0.2], help="mismatch spreads (default 0.1 0.2)")
+    p.add_argument("--no-upper-bound", dest="upper_bound", action="store_false",
+                   help="skip the upper bound (HIL with the emulator's true mismatch factors)")
     p.add_argument("--cache", type=Path, default=Path("runs/reproduce_hil"), help="float model cache directory")
     p.add_argument("--plot", metavar="PNG", help="write accuracy vs in-the-loop epoch here")
     p.add_argument("--log", type=Path, metavar="JSONL", help="append each seed's results here as it finishes")
@@ -193,6 +243,7 @@ def main(argv=None) -> int:
         recorded = records[0]["settings"]
         for key in ("epochs", "lr", "float_epochs", "hidden", "train_subset", "test_subset", "chips", "spreads"):
             setattr(args, key, recorded[key])
+        args.schedule = recorded.get("schedule", "none")
         runs = [r["run"] for r in records]
         args.seeds = len(runs)
     for seed in range(len(runs), args.seeds):
