@@ -296,10 +296,11 @@ def _adjoint_layer(pre, offsets, ev_t, ev_src, ev_flat, out, w, rec, has_rec, al
     n = w.shape[1]
     gw = np.zeros((n_chunks, w.shape[0], n))
     grec = np.zeros((n_chunks, rec.shape[0], rec.shape[1]))
-    src_pre = np.zeros(pre.shape)
+    src_pre = np.empty(pre.shape)
     bad = np.zeros(batch, dtype=np.int64)
     for c in prange(n_chunks):
         for s in range(c * batch // n_chunks, (c + 1) * batch // n_chunks):
+            src_pre[s] = 0.0  # zeroed here, by the thread that fills it
             lo, hi = offsets[s], offsets[s + 1]
             bad[s] = _adjoint_sample(ev_t[lo:hi], ev_src[lo:hi], ev_flat[lo:hi], out[s], w, rec, has_rec,
                                      alpha, beta, theta, src[s], gw[c], grec[c], src_pre[s])

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FMA, N_RISE, next_crossing, psp, rise_table, sort_batch, span_factors
+from .kernels import FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
@@ -111,7 +111,7 @@ def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
 
 
 @njit(cache=True, fastmath=FMA)
-def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cnt):
+def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, rise_of, t_max, out, cnt):
     """One sample of a layer without recurrence; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped.
 
     Neurons are independent, so each is run over all events on its own (its state stays in registers);
@@ -125,7 +125,7 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cn
     ca, cb = -1.0, -1.0  # (alpha, beta) of the factors in fac
     n_capped = 0
     for i in range(n):
-        a, b, th, rs = alpha[i], beta[i], theta[i], rise[i]
+        a, b, th, rs = alpha[i], beta[i], theta[i], rise[rise_of[i]]
         if a != ca or b != cb:
             t_now = 0.0
             for e in range(n_ev + 1):
@@ -166,7 +166,7 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, t_max, out, cn
 
 
 @njit(cache=True, fastmath=FMA)
-def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt):
+def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max, out, cnt):
     """One sample of a recurrent layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons.
 
     A spike changes the other neurons' currents, so the layer's earliest crossing is taken first, its
@@ -194,7 +194,7 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt
                 if a != ca or b != cb:
                     ea, eb, hs = span_factors(span, a, b)
                     ca, cb = a, b
-                tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs, rise[i])
+                tau = next_crossing(cur[i], pot[i], a, b, theta[i], span, ea, eb, hs, rise[rise_of[i]])
                 if tau < best:
                     best = tau
                     who = i
@@ -227,10 +227,11 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, t_max, out, cnt
 
 
 @njit(parallel=True, cache=True, fastmath=FMA)
-def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, t_max, kmax):
+def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, rise, rise_of, t_max, kmax):
     """Spike times ``(batch, n, k)`` (k = the most spikes any neuron fired, >= 1), counts and #capped.
 
-    The input events come sorted per sample (:func:`fpsnn.kernels.sort_batch`).
+    The input events come sorted per sample (:func:`fpsnn.kernels.sort_batch`); neuron i uses the
+    rise table ``rise[rise_of[i]]`` (:func:`rise_tables`).
     """
     batch = offsets.size - 1
     n = w.shape[1]
@@ -238,21 +239,15 @@ def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, 
     cnt = np.zeros((batch, n), dtype=np.int64)
     n_capped = np.zeros(batch, dtype=np.int64)
     w_t = np.ascontiguousarray(w.T)
-    rise = np.empty((n, N_RISE + 2))  # per neuron; neurons of a layer usually share (alpha, beta)
-    for i in range(n):
-        if i > 0 and alpha[i] == alpha[i - 1] and beta[i] == beta[i - 1]:
-            rise[i] = rise[i - 1]
-        else:
-            rise[i] = rise_table(alpha[i], beta[i])
     for s in prange(batch):
         out[s] = np.inf
         lo, hi = offsets[s], offsets[s + 1]
         if has_rec:
-            n_capped[s] = _run_coupled(ev_t[lo:hi], ev_src[lo:hi], w, rec, alpha, beta, theta, rise, t_max,
-                                       out[s], cnt[s])
+            n_capped[s] = _run_coupled(ev_t[lo:hi], ev_src[lo:hi], w, rec, alpha, beta, theta, rise, rise_of,
+                                       t_max, out[s], cnt[s])
         else:
-            n_capped[s] = _run_independent(ev_t[lo:hi], ev_src[lo:hi], w_t, alpha, beta, theta, rise, t_max,
-                                           out[s], cnt[s])
+            n_capped[s] = _run_independent(ev_t[lo:hi], ev_src[lo:hi], w_t, alpha, beta, theta, rise, rise_of,
+                                           t_max, out[s], cnt[s])
     k = max(cnt.max(), 1)
     times = np.empty((batch, n, k))
     for s in prange(batch):
@@ -261,6 +256,22 @@ def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, 
 
 
 _NO_REC = np.zeros((0, 0))
+_RISE_CACHE: dict = {}  # (alpha, beta) -> rise table; a table costs ~0.4 ms, a training run needs a few
+
+
+def rise_tables(alpha, beta) -> tuple:
+    """``(tables, table_of)``: one :func:`fpsnn.kernels.rise_table` per distinct (alpha, beta) of a
+    layer, and each neuron's row in it. Tables are cached across calls (a bounded dict)."""
+    pairs, table_of = np.unique(np.stack([alpha, beta], axis=1), axis=0, return_inverse=True)
+    tables = np.empty((len(pairs), RISE_LEN))
+    for k, (a, b) in enumerate(pairs):
+        key = (float(a), float(b))
+        if key not in _RISE_CACHE:
+            if len(_RISE_CACHE) >= 4096:
+                _RISE_CACHE.clear()
+            _RISE_CACHE[key] = rise_table(*key)
+        tables[k] = _RISE_CACHE[key]
+    return tables, np.ascontiguousarray(table_of.reshape(-1), dtype=np.int64)
 
 
 def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
@@ -286,7 +297,8 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
         order = sort_batch(prev, net.t_max)
         prev, n_capped = _simulate_layer(
             *order[:3], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
-            net.alpha[l], net.beta[l], net.theta[l], net.t_max, net.max_spikes)
+            net.alpha[l], net.beta[l], net.theta[l], *rise_tables(net.alpha[l], net.beta[l]), net.t_max,
+            net.max_spikes)
         times.append(prev)
         capped.append(int(n_capped))
         orders.append(order)
