@@ -262,7 +262,10 @@ _RISE_CACHE: dict = {}  # (alpha, beta) -> rise table; a table costs ~0.4 ms, a 
 def rise_tables(alpha, beta) -> tuple:
     """``(tables, table_of)``: one :func:`fpsnn.kernels.rise_table` per distinct (alpha, beta) of a
     layer, and each neuron's row in it. Tables are cached across calls (a bounded dict)."""
-    pairs, table_of = np.unique(np.stack([alpha, beta], axis=1), axis=0, return_inverse=True)
+    if alpha.min() == alpha.max() and beta.min() == beta.max():  # the usual layer: one pair
+        pairs, table_of = [(alpha[0], beta[0])], np.zeros(alpha.size, dtype=np.int64)
+    else:
+        pairs, table_of = np.unique(np.stack([alpha, beta], axis=1), axis=0, return_inverse=True)
     tables = np.empty((len(pairs), RISE_LEN))
     for k, (a, b) in enumerate(pairs):
         key = (float(a), float(b))

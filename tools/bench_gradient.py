@@ -7,7 +7,11 @@ times in [0.15, 2]. Prints samples per second for both gradient modes (after a w
 compiles the event loops), samples per CPU-second (what each core contributes, independent of other
 load on the machine) and the peak resident memory of the process.
 
-    python tools/bench_gradient.py [--batch 150] [--repeats 20] [--json]
+Each mode is timed over at least ``--min-seconds`` of back-to-back batches after three warm-up
+batches (a training epoch is such a run of batches; a handful of calls is at the mercy of thread
+start-up and frequency ramps).
+
+    python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--json]
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def yinyang_network(rng) -> fpsnn.Network:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=150)
-    ap.add_argument("--repeats", type=int, default=20, help="timed batches per mode")
+    ap.add_argument("--min-seconds", type=float, default=2.0, help="time each mode for at least this long")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
@@ -45,15 +49,17 @@ def main(argv=None):
 
     out = {"batch": args.batch, "threads": numba.get_num_threads()}
     for mode in ("adjoint", "forward"):
-        net.value_and_grad(x, loss, mode=mode)  # compile / warm up
-        repeats = args.repeats if mode == "adjoint" else max(1, args.repeats // 5)
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(repeats):
+        for _ in range(3):  # compile, then warm up threads and caches
             net.value_and_grad(x, loss, mode=mode)
+        repeats = 0
+        t0, c0 = time.perf_counter(), time.process_time()
+        while repeats == 0 or time.perf_counter() - t0 < args.min_seconds:
+            net.value_and_grad(x, loss, mode=mode)
+            repeats += 1
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         # samples per CPU-second: robust to other load on the machine; x cores = an idle machine's rate
         out[mode] = {"samples_per_s": repeats * args.batch / wall, "s_per_batch": wall / repeats,
-                     "samples_per_cpu_s": repeats * args.batch / cpu}
+                     "samples_per_cpu_s": repeats * args.batch / cpu, "batches": repeats}
     res = net.simulate(x)
     out["spikes_per_sample"] = {"hidden": float(res.spike_counts(0).sum(1).mean()),
                                 "output": float(res.spike_counts(1).sum(1).mean())}
