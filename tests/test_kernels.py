@@ -77,3 +77,23 @@ def test_next_crossing_hits_threshold(alpha, beta):
         assert K.potential(i0, v0, tau, alpha, beta) == pytest.approx(theta, rel=1e-14)
         assert v[grid < tau * (1 - 1e-9)].max(initial=-np.inf) < theta
     assert found > 300
+
+
+def test_per_neuron_time_constants_use_their_own_rise_tables():
+    """A layer whose neurons have different (alpha, beta) gives each neuron the spikes it has alone."""
+    import fpsnn
+
+    rng = np.random.default_rng(3)
+    pairs = [(0.999, 1.0), (1.0, 0.9), (2.0, 1.0), (0.999, 1.0), (1.0, 3.0)]
+    alpha = np.array([a for a, _ in pairs])
+    beta = np.array([b for _, b in pairs])
+    w = rng.uniform(1.0, 4.0, (3, len(pairs)))
+    x = rng.uniform(0.0, 2.0, (20, 3))
+    net = fpsnn.Network(weights=[w], alpha=[alpha], beta=[beta], theta=1.0, t_max=6.0)
+    together = net.simulate(x).times[0]
+    assert np.isfinite(together).sum() > 40
+    for i, (a, b) in enumerate(pairs):
+        alone = fpsnn.Network(weights=[w[:, i:i + 1]], alpha=a, beta=b, theta=1.0, t_max=6.0).simulate(x).times[0]
+        k = alone.shape[2]
+        np.testing.assert_array_equal(together[:, i, :k], alone[:, 0, :])
+        assert np.all(np.isinf(together[:, i, k:]))
