@@ -8,6 +8,14 @@ taken first, its spike is delivered to the other neurons at once, and the search
 processed in global time order. A neuron may cross several times between two inputs and after the
 last one; spikes are searched up to ``t_max``.
 
+Precision: a crossing is found from a table of the kernel's inverse (exact to the crossing's own
+conditioning away from the kernel peak, refined by Halley's method near it), so every spike satisfies
+its firing equation V(f) = theta to rounding of the terms involved: measured on random 2-layer
+networks (7 alpha/beta pairs, recurrent and not, 580k spikes), |V(f) - theta| / theta has mean
+6e-15 and maximum 1.5e-13 when V is re-evaluated independently from all spike times; a neuron's
+later spikes can amplify an earlier spike's rounding, so two exact methods differ by up to ~2e-13.
+The test suite holds the simulator to an independent brute-force reference at 1e-9.
+
 The causal set of a spike is not stored: it is "every spike that reached the neuron strictly before
 it", which the gradient code recovers from the spike times alone. That is what lets spike times measured
 on a chip replace simulated ones.
