@@ -55,18 +55,19 @@ backend bug, not measurement noise: ValueError naming the layer and the shapes.
 although taken at the measured times, is the gradient of another network, and a neuron the mismatch
 silenced gets no gradient at all (a silent output counts as ``t_max`` with zero gradient). Before the
 first step, :func:`calibrate_device` therefore measures the device on probe programs (one per
-presynaptic channel: only that channel's synapses carry weight, a few dozen spike trains through them)
-and fits, per neuron, each incoming synapse's effective weight-to-threshold gain and the two time
-constants; the same fit on the chip's nominal emulator is the reference, and the
-:class:`DeviceModel` is the ratio. Then (``compensate=True``, the default) the shadow weights are
-divided by the gains once, so the device runs the network the float model means, and every step takes
-the gradient on ``DeviceModel.apply(chip network)`` (weights times gains, the fitted time constants) and
-moves the shadow weights by the chain rule (gradient times gain). Only what a real chip allows is used:
-programs sent to it, spike times read back, and the chip's emulator. On Yin-Yang networks with 20 %
-mismatch the fitted gains correlate with the emulator's true factors at 0.96-1.0 and agree within a
-neuron to about 3 %; one common factor per neuron trades off against the fitted time constants, which
-first spikes identify poorly (the PSP kernel is symmetric in the two), so the model describes how the
-device fires rather than its true factors. ``tools/reproduce_hil.py`` measures what calibration
+presynaptic channel: only that channel's synapses carry weight, 19 spike trains through them) and
+fits, per neuron, each incoming synapse's effective weight-to-threshold gain by least squares on the
+firing equation at the measured first spikes; the same fit on the chip's nominal emulator is the
+reference, and the :class:`DeviceModel` is the ratio. Then (``compensate=True``, the default) the
+shadow weights are divided by the gains once, so the device runs the network the float model means
+(this alone revives most outputs the mismatch silenced), and every step takes the gradient on
+``DeviceModel.apply(chip network)`` (weights times gains) and moves the shadow weights by the chain
+rule (gradient times gain). Only what a real chip allows is used: programs sent to it, spike times
+read back, and the chip's emulator. On Yin-Yang networks with 20 % mismatch the fitted gains
+correlate with the emulator's true factors at 0.96-1.0 and agree within a neuron to about 3 %; a
+common factor per neuron absorbs the neuron's time-constant mismatch, which first spikes identify
+poorly (the PSP kernel is symmetric in the two time constants; fitting them is optional,
+``time_constants=``, and recovered less). ``tools/reproduce_hil.py`` measures what calibration
 recovers, next to fine-tuning with the true factors (:func:`true_device_model`, emulator only).
 Calibration costs ``2 * sum(n_{l-1})`` small runs (device and reference) once per run.
 
@@ -93,7 +94,8 @@ from .network import Network
 from .train import (Progress, RunFiles, TrainResult, check_training_data, fingerprint, gradient_list,
                     learning_rate, make_optimizer, parameter_list, with_parameter_list)
 
-__all__ = ["MODES", "chip_network", "DeviceModel", "true_device_model", "calibrate_device", "probe_network",
+__all__ = ["MODES", "chip_network", "DeviceModel", "true_device_model", "calibrate_device", "TIME_CONSTANT_FITS",
+           "probe_network",
            "probe_inputs", "clean_times", "POLICY_COUNTS",
            "resolve_target", "evaluate_on", "FineTuner", "TargetLost", "fine_tune_file",
            "configure_cli", "run_cli"]
@@ -296,17 +298,23 @@ def _measure_probes(target, shadow: Network, dt, engine: str) -> dict:
     return out
 
 
-def _fit_neuron(pres, firsts, alpha, beta, theta, grid=CALIBRATION_GRID):
+def _fit_neuron(pres, firsts, alpha, beta, theta, time_constants: str = "none", grid=CALIBRATION_GRID):
     """Least-squares fit of one neuron's firing equation at its measured first spikes.
 
     ``pres[c]`` ``(S, k)``: input spike times of probe ``c`` (one presynaptic channel active);
     ``firsts[c]`` ``(S,)``: the neuron's first spike (inf: none). Model:
     :math:`g_c \\sum_k h(t^* - t_k; \\alpha/s, \\beta/m) = \\vartheta`. For every ``(s, m)`` of the grid the
     gains have a closed form; the pair with the least mean squared residual (over all probes) wins,
-    then a finer grid around it. Returns ``(s, m, gains)`` (gain NaN: fewer than 3 spikes to fit).
+    then a finer grid around it. ``time_constants``: ``"both"`` fits ``s`` and ``m``; ``"shared"`` one
+    factor ``s = m`` (near ``alpha = beta`` first spikes only fix a symmetric combination of the two,
+    so separate factors are mostly noise); ``"none"`` keeps ``s = m = 1``. Returns ``(s, m, gains)``
+    (gain NaN: fewer than 3 spikes to fit).
     """
     def score(s_grid, m_grid):
-        A, B = np.broadcast_arrays(alpha / s_grid[:, None], beta / m_grid[None, :])
+        if time_constants == "shared":
+            A, B = (alpha / s_grid)[:, None], (beta / s_grid)[:, None]
+        else:
+            A, B = np.broadcast_arrays(alpha / s_grid[:, None], beta / m_grid[None, :])
         total, gains = np.zeros(A.shape), []
         for p, t in zip(pres, firsts):
             ok = np.isfinite(t)
@@ -322,12 +330,17 @@ def _fit_neuron(pres, firsts, alpha, beta, theta, grid=CALIBRATION_GRID):
             gains.append(g)
         return total, gains
 
+    if time_constants == "none":
+        _, gains = score(np.ones(1), np.ones(1))
+        return 1.0, 1.0, np.array([np.nan if g is None else g[0, 0] for g in gains])
     total, _ = score(grid, grid)
     i, j = np.unravel_index(np.argmin(total), total.shape)
     step = np.log(grid[1] / grid[0])
     fine_s, fine_m = (grid[i] * np.exp(np.linspace(-step, step, 11)), grid[j] * np.exp(np.linspace(-step, step, 11)))
     total, gains = score(fine_s, fine_m)
     i, j = np.unravel_index(np.argmin(total), total.shape)
+    if time_constants == "shared":
+        return fine_s[i], fine_s[i], np.array([np.nan if g is None else g[i, 0] for g in gains])
     a, b = alpha / fine_s[i], beta / fine_m[j]
     if a != b and (a < b) != (alpha < beta):
         # the PSP kernel is symmetric in (alpha, beta): keep the nominal order of the two time constants
@@ -335,7 +348,7 @@ def _fit_neuron(pres, firsts, alpha, beta, theta, grid=CALIBRATION_GRID):
     return alpha / a, beta / b, np.array([np.nan if g is None else g[i, j] for g in gains])
 
 
-def _fit_probes(measured: dict, shadow: Network) -> list:
+def _fit_probes(measured: dict, shadow: Network, time_constants: str) -> list:
     fits = []
     for l in range(shadow.n_layers):
         n_pre, n = shadow.weights[l].shape
@@ -344,13 +357,17 @@ def _fit_probes(measured: dict, shadow: Network) -> list:
         for i in range(n):
             pres = [measured[(l, c)][0][:, c, :] if l == 0 else measured[(l, c)][1][l - 1][:, c, :] for c in range(n_pre)]
             firsts = [measured[(l, c)][1][l][:, i, 0] for c in range(n_pre)]
-            s[i], m[i], gain[:, i] = _fit_neuron(pres, firsts, net.alpha[l][i], net.beta[l][i], net.theta[l][i])
+            s[i], m[i], gain[:, i] = _fit_neuron(pres, firsts, net.alpha[l][i], net.beta[l][i], net.theta[l][i],
+                                                 time_constants)
         fits.append((gain, s, m))
     return fits
 
 
+TIME_CONSTANT_FITS = ("shared", "both", "none")
+
+
 def calibrate_device(target, shadow: Network, dt: float | None = None, engine: str = "auto", reference=None,
-                     bounds: tuple = (0.25, 4.0)) -> DeviceModel:
+                     bounds: tuple = (0.25, 4.0), time_constants: str = "none") -> DeviceModel:
     r"""Estimate a device's :class:`DeviceModel` from spike times measured on probe programs.
 
     For every layer ``l`` and presynaptic channel ``c``, :func:`probe_network` isolates the synapses
@@ -371,11 +388,19 @@ def calibrate_device(target, shadow: Network, dt: float | None = None, engine: s
         shadow: the float network being fine-tuned (sizes, time constants, thresholds, ``t_max``).
         dt: chip step (time units; default the target's); engine: engine of ``target`` to run.
         reference: the nominal chip, run with engine ``"emulator"``.
+        bounds: every factor is clipped to ``[lo, hi]`` (dimensionless).
+        time_constants: ``"none"`` (default): keep the nominal time constants and fit the gains only;
+            ``"shared"``: also one factor per neuron for both time constants; ``"both"``: one each
+            (:func:`_fit_neuron`). First spikes identify the time constants poorly (the fitted factors
+            scatter more than the true ones), and on the Yin-Yang networks (5-6 seeds, 10 % and 20 %
+            mismatch, both chips) fine-tuning recovered more with ``"none"`` than with ``"both"``.
     """
+    if time_constants not in TIME_CONSTANT_FITS:
+        raise ValueError(f"time_constants = {time_constants!r}: must be one of {TIME_CONSTANT_FITS}")
     lo, hi = bounds
-    device = _fit_probes(_measure_probes(target, shadow, dt, engine), shadow)
+    device = _fit_probes(_measure_probes(target, shadow, dt, engine), shadow, time_constants)
     nominal = _fit_probes(_measure_probes(target if reference is None else reference, shadow, dt,
-                                          engine if reference is None else "emulator"), shadow)
+                                          engine if reference is None else "emulator"), shadow, time_constants)
     gains, syn, mem = [], [], []
     for (gd, sd, md), (gn, sn, mn) in zip(device, nominal):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -583,8 +608,8 @@ class FineTuner(RunFiles):
         checkpoint_every: also checkpoint after every so many minibatches (default: only at epoch
             ends and when the target fails).
         progress: rich progress bar on stderr; metadata: extra JSON for the model file.
-        calibrate: ``hil`` only: before the first step, estimate the device's weight gains and time
-            constants with probe programs (:func:`calibrate_device`, reference: the chip's emulator) and
+        calibrate: ``hil`` only: before the first step, estimate the device's weight gains with probe
+            programs (:func:`calibrate_device`, reference: the chip's emulator) and
             compute every gradient for that :class:`DeviceModel` (module docstring, "Device calibration").
         device_model: ``hil`` only: a given :class:`DeviceModel` instead (e.g. :func:`true_device_model`
             for an upper bound in experiments); not together with ``calibrate``.
@@ -918,7 +943,7 @@ def configure_cli(p) -> None:
                    help="emulate device mismatch of relative spread S (e.g. 0.1) on the target")
     p.add_argument("--mismatch-seed", type=int, default=0, help="which emulated device (seed of the mismatch)")
     p.add_argument("--calibrate", action="store_true",
-                   help="hil: first estimate the device's weight gains and time constants with probe programs, "
+                   help="hil: first estimate the device's weight gains with probe programs, "
                         "divide the weights by the gains, then compute the gradients for that device "
                         "(recommended with device mismatch)")
     p.add_argument("--no-compensate", action="store_true",

@@ -192,12 +192,16 @@ def test_mismatch_opens_a_gap_that_in_the_loop_training_closes(problem):
 
 
 # ------------------------------------------------------------------------------------ device calibration
-def test_calibration_on_the_nominal_chip_finds_no_mismatch(problem):
+@pytest.mark.parametrize("time_constants", hil.TIME_CONSTANT_FITS)
+def test_calibration_on_the_nominal_chip_finds_no_mismatch(problem, time_constants):
     net = problem[0]
-    model = hil.calibrate_device(hil.resolve_target(CHIP), net, engine="emulator", reference=hil.resolve_target(CHIP))
+    model = hil.calibrate_device(hil.resolve_target(CHIP), net, engine="emulator", reference=hil.resolve_target(CHIP),
+                                 time_constants=time_constants)
     for arrays in (model.weight_gain, model.tau_syn_factor, model.tau_mem_factor):
         assert all(np.all(a == 1.0) for a in arrays)   # device == reference: every ratio is exactly 1
     assert [g.shape for g in model.weight_gain] == [w.shape for w in net.weights] and model.source == "probe"
+    with pytest.raises(ValueError, match="time_constants = 'all'"):
+        hil.calibrate_device(CHIP, net, time_constants="all")
 
 
 @pytest.mark.parametrize("chip", [CHIP, "loihi2"])

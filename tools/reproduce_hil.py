@@ -14,7 +14,7 @@ Per seed (the seed sets the float initialisation, the minibatch order and the em
 
    * ``hil``: the gradient of the nominal chip network at the measured times;
    * ``calibrated`` (the method, ``FineTuner(calibrate=True)``, ``fpsnn hil --calibrate``): probe
-     programs measure each synapse's gain and each neuron's time constants on the device
+     programs measure each synapse's weight-to-threshold gain on the device
      (:func:`fpsnn.hil.calibrate_device`), the weights are divided by the gains, and the gradient is
      taken on the calibrated device model; ``calibrated_start`` is the accuracy right after the
      division, before any in-the-loop step;
