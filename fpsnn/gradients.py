@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FMA, psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors
+from .kernels import FMA, psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors, threads_for
 from .network import Network
 from .simulate import check_input_times, check_spike_array, debug_enabled, simulate
 
@@ -579,6 +579,11 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
         raise ValueError(f"mode: expected 'adjoint' or 'forward', got {mode!r}")
     loss = as_loss(loss)
     inputs = check_input_times(x, net.n_inputs)
+    with threads_for(inputs.shape[0]):
+        return _value_and_grad(net, inputs, loss, mode, times, debug)
+
+
+def _value_and_grad(net, inputs, loss, mode, times, debug):
     orders = None
     if times is None:
         res = simulate(net, inputs, debug=debug)
@@ -646,7 +651,8 @@ def jacobian(net: Network, x, times=None) -> Jacobian:
     """
     inputs = check_input_times(x, net.n_inputs)
     times = simulate(net, inputs).times if times is None else check_spike_times(net, times, inputs.shape[0])
-    layers, _ = _forward_rows(net, inputs, times)
+    with threads_for(inputs.shape[0]):
+        layers, _ = _forward_rows(net, inputs, times)
     blocks, _, total = _param_layout(net)
     d_times = [rows.expand(total) for rows in layers]
     slices, shapes = {}, {}

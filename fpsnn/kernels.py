@@ -15,6 +15,9 @@ need no special case and lose no digits.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+
+import numba
 
 import numpy as np
 from numba import njit, prange
@@ -25,6 +28,29 @@ INF = math.inf
 # A fused operation rounds once instead of twice (never less accurate); no reassociation, no
 # approximate division, inf/NaN semantics kept. ~12 % faster event loops.
 FMA = {"contract"}
+
+MIN_SAMPLES_PER_THREAD = 16
+
+
+@contextmanager
+def threads_for(batch: int):
+    """Run the compiled loops inside with at most one thread per ``MIN_SAMPLES_PER_THREAD`` samples.
+
+    A parallel region costs a thread hand-off and a join; for a handful of samples (XOR's batch of 4,
+    one hardware-in-the-loop sample) that is all it does, and on a busy machine the join waits for a
+    descheduled worker for a whole time slice (measured: 1000 XOR trainings took 45x longer with 2
+    threads than with 1 while other processes ran). Results do not depend on the thread count.
+    """
+    n = numba.get_num_threads()
+    want = max(1, min(n, int(batch) // MIN_SAMPLES_PER_THREAD))
+    if want == n:
+        yield
+        return
+    numba.set_num_threads(want)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
 
 
 @njit(cache=True, fastmath=FMA)

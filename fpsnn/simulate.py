@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors
+from .kernels import FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors, threads_for
 from .network import Network
 
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
@@ -296,6 +296,11 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
             by the environment variable ``FPSNN_DEBUG=1``.
     """
     inputs = check_input_times(x, net.n_inputs)
+    with threads_for(inputs.shape[0]):
+        return _simulate(net, inputs, debug)
+
+
+def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult:
     times, capped, orders = [], [], []
     prev = inputs
     for l in range(net.n_layers):
