@@ -92,6 +92,7 @@ import numpy as np
 
 from . import io
 from .datasets import Hyperparameters
+from .kernels import psp_causal, psp_peak
 from .losses import FirstSpikeCrossEntropy, predict
 from .network import Network
 from .train import (Progress, RunFiles, TrainResult, check_training_data, fingerprint, gradient_list,
@@ -231,26 +232,6 @@ def true_device_model(target, shadow: Network, spread: float, seed: int = 0, dt:
     return DeviceModel(gains, syn, mem, source="true")
 
 
-def _psp(t, alpha, beta):
-    r""":math:`h(t) = (e^{-\alpha t} - e^{-\beta t}) / (\beta - \alpha)` for :math:`t > 0` (:math:`t e^{-\alpha t}`
-    when :math:`\alpha = \beta`), 0 otherwise; numpy broadcasting (t in time units, rates in 1/time unit)."""
-    pos = t > 0
-    t = np.where(pos, t, 0.0)
-    d = beta - alpha
-    same = np.abs(d) <= 1e-9 * np.maximum(alpha, beta)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        h = np.where(same, t * np.exp(-alpha * t), -np.exp(-alpha * t) * np.expm1(-d * t) / np.where(same, 1.0, d))
-    return np.where(pos, h, 0.0)
-
-
-def _psp_peak(alpha, beta):
-    """Largest value of the PSP kernel :func:`_psp` (time units), per neuron."""
-    alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
-    differ = np.abs(beta - alpha) > 1e-9 * np.maximum(alpha, beta)
-    t_peak = np.where(differ, np.log(beta / alpha) / np.where(differ, beta - alpha, 1.0), 1.0 / alpha)
-    return _psp(t_peak, alpha, beta)
-
-
 #: Probe spike trains (spike times as fractions of ``t_max``): one spike, then 2-6 spikes at several spacings.
 PROBE_TRAINS = ((0.0,),) + tuple(tuple(i * gap for i in range(k)) for k in (2, 3, 4) for gap in (0.03, 0.06, 0.12, 0.25)) \
     + (tuple(i * 0.05 for i in range(6)), tuple(i * 0.1 for i in range(5)))
@@ -271,7 +252,7 @@ def probe_network(shadow: Network, layer: int, channel: int, gain: float = 1.3, 
     weights = []
     for m, w in enumerate(shadow.weights):
         W = np.zeros_like(w)
-        scale = shadow.theta[m] / _psp_peak(shadow.alpha[m], shadow.beta[m])
+        scale = shadow.theta[m] / psp_peak(shadow.alpha[m], shadow.beta[m])
         W[channel if m == layer else 0, :] = (gain if m == layer else relay) * scale
         weights.append(W)
     return Network(weights=weights, alpha=shadow.alpha, beta=shadow.beta, theta=shadow.theta, t_max=shadow.t_max,
@@ -326,7 +307,7 @@ def _fit_neuron(pres, firsts, alpha, beta, theta, time_constants: str = "none", 
                 continue
             lag = t[ok][:, None] - p[ok]
             valid = np.isfinite(lag) & (lag > 0)
-            V = np.where(valid, _psp(np.where(valid, lag, 0.0), A[..., None, None], B[..., None, None]), 0.0).sum(-1)
+            V = np.where(valid, psp_causal(np.where(valid, lag, 0.0), A[..., None, None], B[..., None, None]), 0.0).sum(-1)
             vv = (V * V).sum(-1)
             g = theta * V.sum(-1) / np.where(vv > 0, vv, np.inf)
             total += ((g[..., None] * V - theta) ** 2).mean(-1) / theta ** 2

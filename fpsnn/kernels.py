@@ -240,6 +240,18 @@ def kernel_peak(alpha, beta):
     return tau_h, psp(tau_h, alpha, beta)
 
 
+@numba.vectorize(["float64(float64, float64, float64)"], cache=True)
+def psp_causal(t, alpha, beta):
+    """The kernel as a numpy ufunc (broadcasting): h(t) for t > 0, 0 for t <= 0 (before the spike)."""
+    return psp(t, alpha, beta) if t > 0.0 else 0.0
+
+
+@numba.vectorize(["float64(float64, float64)"], cache=True)
+def psp_peak(alpha, beta):
+    """The kernel's maximum h(tau_h) as a numpy ufunc (per neuron: arrays of alpha and beta)."""
+    return kernel_peak(alpha, beta)[1]
+
+
 RISE_PIECES = 8   # the rise table: piecewise Chebyshev series in s = sqrt(1 - u) ...
 RISE_DEGREE = 9   # ... of this degree on each of RISE_PIECES equal pieces of [0, 1]
 RISE_LEN = RISE_PIECES * (RISE_DEGREE + 1) + 2  # the coefficients, then tau_h and h_peak

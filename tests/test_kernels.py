@@ -97,3 +97,10 @@ def test_per_neuron_time_constants_use_their_own_rise_tables():
         k = alone.shape[2]
         np.testing.assert_array_equal(together[:, i, :k], alone[:, 0, :])
         assert np.all(np.isinf(together[:, i, k:]))
+
+
+def test_numpy_kernel_ufuncs_match_the_scalar_kernel():
+    t = np.array([-1.0, 0.0, 1e-9, 0.3, 2.0, 40.0])
+    for a, b in [(0.999, 1.0), (1.0, 1.0), (2.0, 1.0)]:
+        np.testing.assert_array_equal(K.psp_causal(t, a, b), [K.psp(v, a, b) if v > 0 else 0.0 for v in t])
+        assert K.psp_peak(a, b) == K.kernel_peak(a, b)[1]
