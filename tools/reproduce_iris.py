@@ -14,6 +14,12 @@ fpsnn/datasets/iris.py.
     python tools/reproduce_iris.py --variant reference-spike --jobs 1   # ~50 s
     python tools/reproduce_iris.py --t-sim 32          # simulate to 2 T (same accuracies)
     python tools/reproduce_iris.py --seeds 2 --epochs 5 --json
+    python tools/reproduce_iris.py --variant reference-spike --fresh-splits  # held-out check, ~50 s
+
+``--fresh-splits`` trains model seed 0 on N other stratified 120/30 splits (split seeds 0..N-1, not the
+documented 42) instead of N model seeds on the documented split. The reference-spike settings were chosen
+while the documented split's test accuracy was visible (validation = test there), so its 99.7 % is
+optimistic; on fresh splits nothing was tuned: measured 98.3 +- 1.7 %, 5 of 10 splits at 100 %.
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ def main(argv=None) -> int:
                    help="hyper-parameters: the paper's table, the table with tau1 = T/2, or fpsnn's variant "
                         "with a bias spike at t = 0 (see fpsnn/datasets/iris.py)")
     p.add_argument("--t-sim", type=float, help="end of the simulated window (default: T = 16)")
+    p.add_argument("--fresh-splits", action="store_true",
+                   help="model seed 0 on --seeds other splits (split seeds 0..N-1) instead of N model seeds")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
@@ -52,11 +60,19 @@ def main(argv=None) -> int:
     if args.t_sim is not None:
         hyper = hyper.replace(t_sim=args.t_sim)
     t0 = time.perf_counter()
-    runs = run_seeds("iris", range(args.seeds), hyper, jobs=args.jobs,
-                     on_result=lambda r: print(f"  seed {r['seed']}: test {100 * r['test_accuracy']:.1f} %",
-                                               file=sys.stderr))
+    show = lambda r: print(f"  seed {r['seed']}: test {100 * r['test_accuracy']:.1f} %", file=sys.stderr)
+    if args.fresh_splits:
+        runs = []
+        for split_seed in range(args.seeds):  # in this process: the split is a module setting
+            iris.SPLIT_SEED = split_seed
+            iris._split_indices.cache_clear()
+            runs.append(dict(run_seeds("iris", [0], hyper, jobs=1)[0], split_seed=split_seed))
+            print(f"  split seed {split_seed}:", end="", file=sys.stderr)
+            show(runs[-1])
+    else:
+        runs = run_seeds("iris", range(args.seeds), hyper, jobs=args.jobs, on_result=show)
     acc = np.array([r["test_accuracy"] for r in runs])
-    result = {"seeds": args.seeds, "variant": args.variant, "hyper": hyper.to_dict(), "epochs": hyper.epochs,
+    result = {"seeds": args.seeds, "variant": args.variant, "fresh_splits": args.fresh_splits, "hyper": hyper.to_dict(), "epochs": hyper.epochs,
               "test_accuracy_mean": float(acc.mean()),
               "test_accuracy_std": float(acc.std()), "test_accuracies": acc.tolist(),
               "train_accuracies": [r["train_accuracy"] for r in runs], "n_perfect_test": int(np.sum(acc == 1.0)),
