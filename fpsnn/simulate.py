@@ -248,7 +248,6 @@ def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, 
     n_capped = np.zeros(batch, dtype=np.int64)
     w_t = np.ascontiguousarray(w.T)
     for s in prange(batch):
-        out[s] = np.inf
         lo, hi = offsets[s], offsets[s + 1]
         if has_rec:
             n_capped[s] = _run_coupled(ev_t[lo:hi], ev_src[lo:hi], w, rec, alpha, beta, theta, rise, rise_of,
@@ -258,8 +257,11 @@ def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, 
                                            t_max, out[s], cnt[s])
     k = max(cnt.max(), 1)
     times = np.empty((batch, n, k))
-    for s in prange(batch):
-        times[s] = out[s, :, :k]
+    for s in prange(batch):  # only the spikes were written: pad with +inf while trimming to k
+        for i in range(n):
+            c = cnt[s, i]
+            times[s, i, :c] = out[s, i, :c]
+            times[s, i, c:] = np.inf
     return times, n_capped.sum()
 
 
