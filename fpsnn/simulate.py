@@ -134,6 +134,7 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, rise_of, t_max
     n_capped = 0
     for i in range(n):
         a, b, th, rs = alpha[i], beta[i], theta[i], rise[rise_of[i]]
+        h_peak = rs[RISE_LEN - 1]
         if a != ca or b != cb:
             t_now = 0.0
             for e in range(n_ev + 1):
@@ -150,6 +151,8 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, rise_of, t_max
             fa, fb, fh = fac[e, 0], fac[e, 1], fac[e, 2]
             # every crossing in (t_now, t_next]
             while True:
+                if i0 <= 0.0 or i0 - b * v0 <= 0.0 or max(v0, 0.0) + i0 * h_peak < th:
+                    break  # next_crossing's own first tests, inlined: most spans end here
                 tau = next_crossing(i0, v0, a, b, th, t_next - t_now, fa, fb, fh, rs)
                 if tau == math.inf:
                     break
