@@ -38,7 +38,7 @@ from numba import njit, prange
 
 from .kernels import FMA, psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors, threads_for
 from .network import Network
-from .simulate import check_input_times, check_spike_array, debug_enabled, simulate
+from .simulate import check_input_times, check_spike_array, simulate
 
 __all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
 

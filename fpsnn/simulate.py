@@ -26,7 +26,6 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 from numba import njit, prange
 
