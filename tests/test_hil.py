@@ -282,16 +282,23 @@ def test_calibration_arguments(problem):
 
 
 # ------------------------------------------------------------------------------------ command line
-def test_cli_hil_fine_tunes_a_model_file_and_resumes(problem, tmp_path, capsys):
-    import json
-
+@pytest.fixture
+def model_file(problem, tmp_path):
+    """The problem's network saved as a model file, as `fpsnn train yinyang` writes it."""
     from fpsnn import io
-    from fpsnn.cli import main
 
     net, hyper, _, _ = problem
     enc = datasets.spec("yinyang").encoder(hyper)
-    model = io.save_model(tmp_path / "m.fpsnn", net, {"dataset": "yinyang", "hyper": hyper.to_dict(),
-                                                       "encoder": enc.to_dict()})
+    return io.save_model(tmp_path / "m.fpsnn", net, {"dataset": "yinyang", "hyper": hyper.to_dict(),
+                                                      "encoder": enc.to_dict()})
+
+
+def test_cli_hil_fine_tunes_a_model_file_and_resumes(model_file, tmp_path, capsys):
+    import json
+
+    from fpsnn.cli import main
+
+    model = model_file
     argv = ["hil", str(model), "--target", CHIP, "--engine", "emulator", "--epochs", "1", "--train-subset", "60",
             "--test-subset", "40", "--out", str(tmp_path / "run"), "--json", "--no-progress"]
     assert main(argv) == 0
@@ -304,16 +311,13 @@ def test_cli_hil_fine_tunes_a_model_file_and_resumes(problem, tmp_path, capsys):
     assert "target: unknown 'no-such-chip'" in capsys.readouterr().err
 
 
-def test_cli_hil_calibrate_on_a_device_with_mismatch(problem, tmp_path, capsys):
+def test_cli_hil_calibrate_on_a_device_with_mismatch(model_file, tmp_path, capsys):
     import json
 
     from fpsnn import io
     from fpsnn.cli import main
 
-    net, hyper, _, _ = problem
-    enc = datasets.spec("yinyang").encoder(hyper)
-    model = io.save_model(tmp_path / "m.fpsnn", net, {"dataset": "yinyang", "hyper": hyper.to_dict(),
-                                                       "encoder": enc.to_dict()})
+    model = model_file
     argv = ["hil", str(model), "--target", CHIP, "--engine", "emulator", "--epochs", "1", "--train-subset", "60",
             "--test-subset", "40", "--mismatch", "0.2", "--calibrate", "--out", str(tmp_path / "run"), "--json",
             "--no-progress"]
