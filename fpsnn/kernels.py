@@ -53,6 +53,12 @@ def threads_for(batch: int):
         numba.set_num_threads(n)
 
 
+@njit(cache=True, inline="always")
+def is_event(v, t_limit):
+    """A padded spike-time entry that is an event up to ``t_limit`` (+inf is padding, never an event)."""
+    return v <= t_limit and v < math.inf
+
+
 @njit(cache=True, fastmath=FMA)
 def sorted_events(times_s, t_limit):
     """One sample's finite spikes <= t_limit in time order (ties in channel order).
@@ -72,7 +78,7 @@ def sorted_events(times_s, t_limit):
     t_hi = -math.inf
     for f in range(flat.size):
         v = flat[f]
-        if v <= t_limit and v < math.inf:  # +inf is padding, never an event
+        if is_event(v, t_limit):
             idx[count] = f
             count += 1
             t_lo = min(t_lo, v)
@@ -135,7 +141,7 @@ def sort_batch(times, t_limit):
     for s in prange(batch):
         c = 0
         for v in times[s].ravel():
-            if v <= t_limit and v < math.inf:
+            if is_event(v, t_limit):
                 c += 1
         counts[s + 1] = c
     offsets = np.cumsum(counts)
