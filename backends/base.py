@@ -1,10 +1,17 @@
 """The one small interface every deployment target implements.
 
     backend = fpsnn.backends.get("xylo-audio2")        # by chip name (hw_configs/)
+    backend.check_fits(net)                             # ValueError: which limit, and what to pass instead
     program, report = backend.compile(net, dt=...)     # quantize + map; ValueError naming the limit
+    backend.resources(net, program)                     # {what: [used, limit]}
+    chip_net = backend.dequantize(program, like=net)    # the float network the program computes
+    device = backend.perturb(program, 0.1, seed=3)      # the same program on a device with mismatch
     backend.write_artifacts(program, "out/")            # files the vendor's tools load
     result = backend.run(program, x, engine="auto", t_max=net.t_max)   # spike times of every layer + who ran it
     ok, why = backend.available("vendor")               # is that engine usable here?
+
+Every family-specific operation is a method here, so callers never test a family name or a program
+type: a chip family is one subclass (one folder) plus one line in :mod:`.registry`.
 
 Engines, in the order ``"auto"`` tries them: ``"board"`` (the chip; only when asked for with
 ``engine="board"``, never silently), ``"vendor"`` (the vendor's simulator: xylosim, Lava fixed_pt,
@@ -47,10 +54,33 @@ class RunResult:
         return t[:, :, 0].copy() if t.shape[2] else np.full(t.shape[:2], np.inf)
 
 
+#: What :meth:`Backend.check_fits` tells a user to change when a count exceeds the chip's limit.
+_ADVICE = {
+    "inputs": "encode the data with {limit} input channels or fewer",
+    "hidden_neurons": "train with --hidden {limit} or fewer (all hidden layers together)",
+    "output_neurons": "the chip reads out at most {limit} classes: use a data set with that many or fewer",
+    "max_fan_in": "train smaller layers (or prune) so that no neuron receives more than {limit} connections",
+    "max_fan_out": "train smaller layers (or prune) so that no neuron sends more than {limit} connections",
+    "layers": "train with at most {hidden_layers} hidden layer(s)",
+}
+_LABEL = {"inputs": "inputs", "hidden_neurons": "hidden", "output_neurons": "outputs",
+          "max_fan_in": "max fan-in", "max_fan_out": "max fan-out", "layers": "layers"}
+
+
+def fit_error(chip: str, what: str, used, limit, unit: str, advice: str) -> ValueError:
+    """The one message shape of every fit check: ``"{what} = {used} > {limit} {unit} on {chip}: {advice}"``."""
+    return ValueError(f"{what} = {used} > {limit} {unit} on {chip}: {advice}")
+
+
 class Backend:
-    """Base class of the deployment targets; subclasses set ``family`` and implement the hooks."""
+    """Base class of the deployment targets; subclasses set ``family`` and implement the hooks.
+
+    Class attributes a family sets: ``family`` (its registry key) and ``default_steps`` (chip steps
+    per simulation window when no ``dt`` is given, see :meth:`default_dt`).
+    """
 
     family = ""
+    default_steps = 128
 
     def __init__(self, chip):
         from fpsnn import chips
@@ -74,7 +104,98 @@ class Backend:
     def _run_engine(self, engine: str, program, x, t_max: float | None) -> RunResult:
         raise NotImplementedError
 
+    def _dequantize(self, program, t_max: float, max_spikes: int):
+        """The float network of ``program`` with every firing threshold 1 (weights relative to it)."""
+        raise NotImplementedError
+
+    def perturb(self, program, spread: float, seed: int = 0):
+        """A copy of ``program`` as it runs on a device with mismatch ``spread`` (fraction; 0 = identical).
+
+        ``seed`` identifies the device: the same seed perturbs every parameter by the same factors
+        again. What ``spread`` means is the family's mismatch model (its ``mismatch`` module).
+        """
+        raise NotImplementedError
+
+    def _check_net(self, net) -> None:
+        """Family-specific structure rules of :meth:`check_fits` (beyond the counts of :meth:`resources`)."""
+
+    def _placement(self, program) -> dict:
+        """Entries of :meth:`resources` that only the compiled program knows (family-specific)."""
+        return {}
+
     # --- shared logic -------------------------------------------------------------------------
+    def default_dt(self, net) -> float:
+        """The chip step used when none is given: ``net.t_max / default_steps`` (network time units)."""
+        return float(net.t_max) / self.default_steps
+
+    def resources(self, net, program=None) -> dict:
+        """What ``net`` uses of this chip: ``{what: [used, limit]}`` (``limit`` None: the chip sets none).
+
+        Counts come from the float network's non-zero pattern (what the mapper places): input channels,
+        hidden neurons (all layers but the last), output neurons, synapses (non-zero weights, recurrent
+        included), the largest fan-in of any neuron, the largest fan-out of any hidden neuron, layers.
+        With ``program``, the family may replace or add entries that only the placement knows (DYNAP-SE2:
+        fan-out in destination cores, and ``cores``).
+        """
+        ff = [np.asarray(w) != 0 for w in net.weights]
+        rec = [None if r is None else np.asarray(r) != 0 for r in net.recurrent]
+        fan_in = max(int((f.sum(axis=0) + (0 if r is None else r.sum(axis=0))).max(initial=0))
+                     for f, r in zip(ff, rec))
+        fan_out = 0
+        for l in range(net.n_layers - 1):
+            out = ff[l + 1].sum(axis=1) + (0 if rec[l] is None else rec[l].sum(axis=1))
+            fan_out = max(fan_out, int(out.max(initial=0)))
+        synapses = sum(int(f.sum()) for f in ff) + sum(int(r.sum()) for r in rec if r is not None)
+        chip = self.chip
+        counts = {
+            "inputs": [int(net.n_inputs), chip.n_inputs],
+            "hidden_neurons": [int(sum(net.sizes[:-1])), chip.n_hidden],
+            "output_neurons": [int(net.sizes[-1]), chip.n_outputs],
+            "synapses": [synapses, None],
+            "max_fan_in": [fan_in, chip.max_fan_in],
+            "max_fan_out": [fan_out, chip.max_fan_out],
+            "layers": [int(net.n_layers), chip.max_layers],
+        }
+        extra = self._placement(program) if program is not None else {}
+        return {**{k: v for k, v in extra.items() if k not in counts}, **counts,
+                **{k: v for k, v in extra.items() if k in counts}}
+
+    def check_fits(self, net) -> None:
+        """Raise ValueError when ``net`` cannot be placed on this chip.
+
+        The message names the limit, the number and what to pass instead, e.g. ``hidden = 150 > 128
+        neurons reachable from the inputs on xylo-imu: train with --hidden 128 or fewer``.
+        """
+        from ..network import Network
+
+        if not isinstance(net, Network):
+            raise ValueError(f"net: expected an fpsnn.Network, got {type(net).__name__}")
+        for key, (used, limit) in self.resources(net).items():
+            if limit is not None and used > limit:
+                advice = _ADVICE[key].format(limit=limit, hidden_layers=limit - 1)
+                raise fit_error(self.name, _LABEL[key], used, limit, "" if key == "layers" else "allowed", advice)
+        self._check_net(net)
+
+    def dequantize(self, program, like):
+        """The float network ``program`` computes, in the units of the float network ``like``.
+
+        The family's reverse map gives integer weights relative to each neuron's integer threshold and
+        the effective time constants of the decay codes; each neuron's weights are then multiplied by
+        ``like``'s threshold of that neuron, so the result has ``like``'s thresholds, window
+        (``t_max``) and spike cap. It models neither the chip's time grid nor its pipeline delays nor
+        saturation. Raises ValueError for a program the float model cannot express or whose layer
+        sizes differ from ``like``'s.
+        """
+        from ..network import Network
+
+        net = self._dequantize(program, t_max=like.t_max, max_spikes=like.max_spikes)
+        if net.sizes != like.sizes:
+            raise ValueError(f"program: layer sizes {net.sizes} differ from like's {like.sizes}")
+        weights = [w * th[None, :] for w, th in zip(net.weights, like.theta)]
+        recurrent = [None if r is None else r * th[None, :] for r, th in zip(net.recurrent, like.theta)]
+        return Network(weights=weights, alpha=net.alpha, beta=net.beta, theta=list(like.theta), t_max=like.t_max,
+                       recurrent=recurrent, max_spikes=like.max_spikes)
+
     def run(self, program, x, engine: str = "auto", t_max: float | None = None) -> RunResult:
         """Run ``program`` on input spike times ``x`` (``(batch, n_in[, k])``) with ``engine``.
 

@@ -12,10 +12,13 @@ neurons costs one step, so the run covers ``t_max`` plus one step per layer.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from ..base import Backend
-from ..stepped import default_dt, input_raster, to_result
+from ..stepped import input_raster, to_result
 from . import board, sim
-from .mapping import DEFAULT_TIME_UNIT_S, quantize_dynapse
+from .mapping import DEFAULT_TIME_UNIT_S, _check_structure, dequantize_dynapse, quantize_dynapse
 
 __all__ = ["DynapseBackend"]
 
@@ -26,7 +29,8 @@ class DynapseBackend(Backend):
     family = "dynapse"
     #: seconds per network time unit (see :mod:`.mapping`)
     time_unit_s = DEFAULT_TIME_UNIT_S
-    #: DynapSim's parameter mismatch, a fraction at 3 sigma (0.1 = 10 %; None = the nominal circuit)
+    #: Deprecated (use :meth:`perturb`): DynapSim's parameter mismatch for programs that carry none,
+    #: a fraction at 3 sigma (0.1 = 10 %; None = the nominal circuit).
     mismatch = None
 
     def compile(self, net, dt: float | None = None, per_channel: bool = True):
@@ -36,8 +40,9 @@ class DynapseBackend(Backend):
         With DynapSim installed the per-layer gains are fitted (:mod:`.calibrate`); without it the
         analytic mapping is kept and the report says so.
         """
-        dt = default_dt(net) if dt is None else dt
-        program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s)   # checks the fit first
+        self.check_fits(net)
+        dt = self.default_dt(net) if dt is None else dt
+        program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s)
         ok, why = sim.available()
         if not ok:
             report.binding_limits.append(f"weight gains not calibrated ({why}): analytic mapping")
@@ -50,6 +55,32 @@ class DynapseBackend(Backend):
             "weight gains fitted in DynapSim to the float network (first-spike times; output layer: class agreement): "
             + ", ".join(f"layer {l}: x{g:.3g} (score {e:.3g})" for l, (g, e) in enumerate(zip(gains, errors))))
         return program, report
+
+    def _check_net(self, net) -> None:
+        _check_structure(net, self.chip)
+
+    def _placement(self, program) -> dict:
+        """DYNAP-SE2 limits a neuron's fan-out in destination cores (4), not synapses; cores in use."""
+        return {"cores": [program.n_cores, self.chip.n_hidden // program.neurons_per_core],
+                "max_fan_out": [int(program.destinations().max(initial=0)), self.chip.max_fan_out]}
+
+    def _dequantize(self, program, t_max: float, max_spikes: int):
+        return dequantize_dynapse(program, t_max=t_max, max_spikes=max_spikes)
+
+    def perturb(self, program, spread: float, seed: int = 0):
+        """The program with DynapSim's parameter mismatch ``spread`` (a fraction at 3 sigma, 0.1 = 10 %).
+
+        The mismatch is drawn by DynapSim when the program runs, from device ``seed``; ``spread = 0``
+        returns the nominal program.
+        """
+        spread = float(spread)
+        if not (math.isfinite(spread) and 0 <= spread < 1):
+            raise ValueError(f"spread = {spread}: must be a fraction in [0, 1) (DynapSim's mismatch at 3 sigma; 0.1 = 10 %)")
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ValueError(f"seed = {seed!r}: must be an integer >= 0 (it identifies the device)")
+        if spread == 0:
+            return dataclasses.replace(program, mismatch=None, mismatch_seed=None)
+        return dataclasses.replace(program, mismatch=spread, mismatch_seed=int(seed))
 
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
@@ -75,9 +106,10 @@ class DynapseBackend(Backend):
         if engine == "vendor":
             from importlib.metadata import version
 
-            res = sim.run_dynapsim(program, raster, self.mismatch)
+            mismatch = program.mismatch if program.mismatch is not None else self.mismatch
+            res = sim.run_dynapsim(program, raster, mismatch)
             name = (f"rockpool {version('rockpool')} DynapSim (jax {version('jax')}"
-                    + (f", {100 * self.mismatch:g} % mismatch)" if self.mismatch else ")"))
+                    + (f", {100 * mismatch:g} % mismatch)" if mismatch else ")"))
         elif engine == "board":
             res, name = board.run_board(program, raster), "DYNAP-SE2 (samna)"
         else:

@@ -46,7 +46,7 @@ import numpy as np
 from ...network import Network
 from ...quantize import QuantizationReport
 
-__all__ = ["DynapseProgram", "quantize_dynapse", "CONSTANTS", "DEFAULT_TIME_UNIT_S", "NEURONS_PER_CORE",
+__all__ = ["DynapseProgram", "quantize_dynapse", "dequantize_dynapse", "CONSTANTS", "DEFAULT_TIME_UNIT_S", "NEURONS_PER_CORE",
            "tau_to_itau"]
 
 #: Rockpool's DYNAP-SE2 defaults (``rockpool/devices/dynapse/lookup/defaults.py``, rockpool 3.1), SI units.
@@ -89,6 +89,10 @@ class DynapseProgram:
         Iscale: weight scaling current (A).
         dt: step in network time units; time_unit_s: seconds per network time unit.
         gains: the per-layer gains :math:`g_l` the weights were built with.
+        mismatch: DynapSim's parameter mismatch the program runs with, a fraction at 3 sigma (0.1 =
+            10 %); None for the nominal circuit (set by ``DynapseBackend.perturb``).
+        mismatch_seed: which device: the seed DynapSim's mismatch draw is made with (None: a fresh
+            draw every run).
     """
 
     sizes: tuple
@@ -104,6 +108,8 @@ class DynapseProgram:
     dt: float
     time_unit_s: float
     gains: tuple = field(default_factory=tuple)
+    mismatch: float | None = None
+    mismatch_seed: int | None = None
     neurons_per_core = NEURONS_PER_CORE     # class constant, not a field
 
     @property
@@ -293,3 +299,40 @@ def quantize_dynapse(net: Network, desc, dt: float, time_unit_s: float = DEFAULT
         masks_in=masks[0], masks_rec=masks[1], signs_in=signs[0], signs_rec=signs[1], iw0=iw0,
         Iscale=c["Iscale"], dt=float(dt), time_unit_s=float(time_unit_s), gains=tuple(float(g) for g in gains))
     return program, report
+
+
+def dequantize_dynapse(program: DynapseProgram, t_max: float, max_spikes: int = 16) -> Network:
+    r"""The float network ``program`` was mapped from, with every threshold 1 (the inverse of the scale).
+
+    From the quantized weights (:meth:`DynapseProgram.weights`) and the per-core currents (time
+    constants :math:`\tau = (U_t/\kappa)\,C/I_\tau`, threshold :math:`I_{spkthr}`), inverting the
+    module docstring's relation:
+
+    .. math:: w_{ij}/\theta_j = \frac{w_{dyn,ij}\,r_{mem}\,(1-e^{-t_{pulse}/\tau_{syn,j}})\,r_{syn}\,I_{scale}}
+              {g_l\,\tau_{mem,j}\,I_{spkthr,j}}
+
+    (:math:`\tau_{mem}` in network time units). The per-layer gains :math:`g_l` are divided out, so
+    the result is the network the mapping means, not DynapSim's AdExp membrane; recurrent blocks
+    without any connection come back as None.
+    """
+    c = CONSTANTS
+    core = program.core_map
+    cur = {k: np.asarray(program.currents[k], dtype=np.float64)[core] for k in ("Itau_syn", "Itau_mem", "Ispkthr")}
+    tau_syn_s = tau_to_itau(cur["Itau_syn"], c["C_syn"])        # the relation is its own inverse
+    tau_mem_s = tau_to_itau(cur["Itau_mem"], c["C_mem"])
+    tau_mem = tau_mem_s / program.time_unit_s
+    f_charge = 1.0 - np.exp(-c["t_pulse"] / tau_syn_s)
+    per_post = c["r_gain_mem"] * f_charge * c["r_gain_syn"] * program.Iscale / (tau_mem * cur["Ispkthr"])
+    w_in, w_rec = program.weights()
+    sl = program.layer_slices()
+    gains = program.gains or (1.0,) * len(sl)
+    weights, recurrent = [], []
+    for l, post in enumerate(sl):
+        unit = per_post[post][None, :] / gains[l]
+        weights.append((w_in[:, post] if l == 0 else w_rec[sl[l - 1], post]) * unit)
+        block = w_rec[post, post]
+        recurrent.append(block * unit if np.any(block) else None)
+    to_time = lambda tau_s: tau_s / program.time_unit_s
+    return Network(weights=weights, alpha=[1.0 / to_time(tau_syn_s[s]) for s in sl],
+                   beta=[1.0 / tau_mem[s] for s in sl], theta=1.0, t_max=t_max, recurrent=recurrent,
+                   max_spikes=max_spikes)

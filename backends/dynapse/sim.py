@@ -64,7 +64,17 @@ def build_network(program, mismatch: float | None = None):
     # Rockpool's `percent_mismatch` is a fraction despite its name (its default deviation is 0.30 =
     # 30 %, transform/mismatch.py); 5 here would put sigma at 167 % and produce NaN currents.
     # DynapSim draws the mismatch once, at construction, from its own key.
-    return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
+    # DynapSim draws its mismatch from numpy's global generator (Rockpool passes no key through
+    # dynapsim_net_from_spec): a device seed seeds that draw, and the caller's generator state is restored.
+    seed = getattr(program, "mismatch_seed", None)
+    if mismatch is None or seed is None:
+        return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
+    finally:
+        np.random.set_state(state)
 
 
 def run_dynapsim(program, raster, mismatch: float | None = None) -> EmulatorResult:

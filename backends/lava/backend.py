@@ -11,9 +11,9 @@ one step, so an input reaches the last of ``L`` layers ``L`` steps later.
 from __future__ import annotations
 
 from ..base import Backend
-from ..stepped import default_dt, input_raster, to_result
+from ..stepped import input_raster, to_result
 from .compat import lava_available
-from .mapping import check_fits, quantize_loihi
+from .mapping import _check_structure, check_fits, dequantize_loihi, quantize_loihi
 
 __all__ = ["LoihiBackend", "LAVA_MISSING"]
 
@@ -30,7 +30,22 @@ class LoihiBackend(Backend):
     def compile(self, net, dt: float | None = None, per_channel: bool = True):
         """``(LoihiProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
         ``net.t_max / 128``. ValueError naming the chip limit when ``net`` does not fit."""
-        return quantize_loihi(net, self.chip, dt=default_dt(net) if dt is None else dt, per_channel=per_channel)
+        self.check_fits(net)
+        return quantize_loihi(net, self.chip, dt=self.default_dt(net) if dt is None else dt, per_channel=per_channel)
+
+    def _check_net(self, net) -> None:
+        _check_structure(self.chip, net.n_inputs, net.sizes, [w != 0 for w in net.weights],
+                         [None if r is None else r != 0 for r in net.recurrent], "net")
+
+    def _dequantize(self, program, t_max: float, max_spikes: int):
+        return dequantize_loihi(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
+
+    def perturb(self, program, spread: float, seed: int = 0):
+        """Loihi device mismatch (lognormal factors on weights, thresholds, du / dv time constants)."""
+        from ..emulator.mismatch import _check, _perturb_loihi
+
+        spread, seed = _check(spread, seed)
+        return _perturb_loihi(program, spread, seed)
 
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":

@@ -8,10 +8,12 @@ Time: a program step is ``program.dt`` network time units; the hidden -> output 
 """
 from __future__ import annotations
 
-from ..base import Backend
-from ..stepped import default_dt, input_raster, to_result
+import numpy as np
+
+from ..base import Backend, fit_error
+from ..stepped import input_raster, to_result
 from . import board
-from .mapping import check_fits, quantize_xylo
+from .mapping import _check_structure, check_fits, dequantize_xylo, quantize_xylo
 from .xylosim_ref import run_xylosim, xylosim_available
 
 __all__ = ["XyloBackend", "LATENCY_STEPS"]
@@ -29,12 +31,44 @@ class XyloBackend(Backend):
     """A Xylo chip: quantize with :func:`~.mapping.quantize_xylo`, run on emulator / xylosim / HDK."""
 
     family = "xylo"
+    default_steps = DEFAULT_STEPS
 
     def compile(self, net, dt: float | None = None, per_channel: bool = True):
         """``(XyloProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
         ``net.t_max / 64`` (:data:`DEFAULT_STEPS`). ValueError naming the chip limit when ``net`` does not fit."""
-        dt = default_dt(net, DEFAULT_STEPS) if dt is None else dt
+        self.check_fits(net)
+        dt = self.default_dt(net) if dt is None else dt
         return quantize_xylo(net, self.chip, dt=dt, per_channel=per_channel)
+
+    def _check_net(self, net) -> None:
+        """Xylo's structure: exactly one hidden population and one output population, inputs that reach
+        only the first ``input_targets`` hidden neurons and outputs fed only by the last ``output_sources``."""
+        chip = self.chip
+        if net.n_layers != 2:
+            raise fit_error(self.name, "layers", net.n_layers, 1, "hidden + 1 output (exactly)",
+                            "train with exactly one hidden layer (a Xylo program has one hidden population)")
+        if net.recurrent[1] is not None and np.any(net.recurrent[1]):
+            raise ValueError(f"net: recurrent weights on the output layer, but {self.name} output neurons have "
+                             "no recurrence: train without output recurrence")
+        w_in, w_out = net.weights
+        n_hid = w_in.shape[1]
+        if n_hid > chip.input_targets and np.any(w_in[:, chip.input_targets:]):
+            raise fit_error(self.name, "hidden", n_hid, chip.input_targets, "neurons reachable from the inputs",
+                            f"train with --hidden {chip.input_targets} or fewer")
+        if n_hid > chip.output_sources and np.any(w_out[:n_hid - chip.output_sources]):
+            raise fit_error(self.name, "hidden", n_hid, chip.output_sources, "neurons that can drive the outputs",
+                            f"train with --hidden {chip.output_sources} or fewer")
+        _check_structure(chip, net.n_inputs, n_hid, net.sizes[-1], 1, w_in, net.recurrent[0], w_out, "net")
+
+    def _dequantize(self, program, t_max: float, max_spikes: int):
+        return dequantize_xylo(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
+
+    def perturb(self, program, spread: float, seed: int = 0):
+        """Xylo device mismatch (lognormal factors on weights, thresholds, decay time constants)."""
+        from ..emulator.mismatch import _check, _perturb_xylo
+
+        spread, seed = _check(spread, seed)
+        return _perturb_xylo(program, spread, seed)
 
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
