@@ -19,14 +19,21 @@ The three paper encodings are instances of one class:
   :math:`t = 0.15 + v (2 - 0.15)`), plus a bias spike at ``t_bias = 0.9`` as a 5th input.
 
 The bias spike, when enabled, is appended as the *last* input column, identical for every sample.
+
+For images (``mnist5k``), ``skip_zero=True`` silences every feature whose normalised value is exactly 0
+(its time is ``+inf``, "no spike"): background pixels carry no information, and without this they would
+all spike together at one end of the window. One ``(min, max)`` pair of length 1 applies to every feature
+(pixels share the range 0-255).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 __all__ = ["LatencyEncoder"]
+
+KIND = "latency"
 
 
 def _finite_float(name: str, value) -> float:
@@ -49,7 +56,10 @@ class LatencyEncoder:
         t_bias: time of an extra bias input spike (time units, in ``[0, t_max]``), or ``None`` for none.
         mirrored: ``False`` (direct): value 0 -> ``t_early``, value 1 -> ``t_max``. ``True``: the reverse.
         feature_min, feature_max: per-feature normalisation bounds (feature units), or ``None`` when the
-            features are already in ``[0, 1]`` (then anything outside ``[0, 1]`` is an error).
+            features are already in ``[0, 1]`` (then anything outside ``[0, 1]`` is an error). Length 1:
+            the same bounds for every feature.
+        skip_zero: a feature whose normalised value is 0 sends no spike (``+inf``) instead of one at the
+            value-0 end of the window (images: background pixels stay silent).
     """
 
     t_max: float
@@ -58,6 +68,7 @@ class LatencyEncoder:
     mirrored: bool = False
     feature_min: tuple | None = None
     feature_max: tuple | None = None
+    skip_zero: bool = False
 
     def __post_init__(self):
         t_early = _finite_float("t_early", self.t_early)
@@ -74,6 +85,7 @@ class LatencyEncoder:
                 raise ValueError(f"t_bias = {t_bias}: must be in [0, t_max = {t_max}]")
             object.__setattr__(self, "t_bias", t_bias)
         object.__setattr__(self, "mirrored", bool(self.mirrored))
+        object.__setattr__(self, "skip_zero", bool(self.skip_zero))
         if (self.feature_min is None) != (self.feature_max is None):
             raise ValueError("feature_min, feature_max: give both or neither")
         if self.feature_min is not None:
@@ -93,6 +105,17 @@ class LatencyEncoder:
         x = _features_array(features)
         return cls(feature_min=tuple(x.min(axis=0)), feature_max=tuple(x.max(axis=0)), **kwargs)
 
+    def fit(self, features) -> "LatencyEncoder":
+        """A copy fitted on training ``features`` (batch, n_features): per-feature min/max bounds if this
+        encoder has none, else ``self``. A feature constant over the training split gets ``max = min + 1``
+        (its training value maps to 0) instead of an error, so one dead column does not stop a user file."""
+        if self.feature_min is not None:
+            return self
+        x = _features_array(features)
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        hi = np.where(hi > lo, hi, lo + 1.0)
+        return replace(self, feature_min=tuple(lo.tolist()), feature_max=tuple(hi.tolist()))
+
     def n_inputs(self, n_features: int) -> int:
         """Number of network inputs for ``n_features`` features (one more with a bias spike)."""
         return int(n_features) + (self.t_bias is not None)
@@ -107,7 +130,7 @@ class LatencyEncoder:
                 raise ValueError(f"features{list(i)} = {x[i]}: must be in [0, 1] "
                                  "(or give feature_min/feature_max to normalise)")
             return x
-        if x.shape[1] != len(self.feature_min):
+        if len(self.feature_min) != 1 and x.shape[1] != len(self.feature_min):
             raise ValueError(f"features: expected {len(self.feature_min)} columns, got {x.shape[1]}")
         lo = np.asarray(self.feature_min)
         hi = np.asarray(self.feature_max)
@@ -117,16 +140,19 @@ class LatencyEncoder:
     def __call__(self, features) -> np.ndarray:
         """Encode ``features`` (batch, n_features) into input spike times (batch, n_inputs), float64."""
         u = self.normalise(features)
+        silent = u == 0 if self.skip_zero else None
         if self.mirrored:
             u = 1.0 - u
         times = self.t_early + u * (self.t_max - self.t_early)
+        if silent is not None:
+            times[silent] = np.inf
         if self.t_bias is not None:
             times = np.concatenate([times, np.full((times.shape[0], 1), self.t_bias)], axis=1)
         return np.ascontiguousarray(times, dtype=np.float64)
 
     def to_dict(self) -> dict:
         """JSON-serialisable settings (for model files); inverse of :meth:`from_dict`."""
-        d = asdict(self)
+        d = {"kind": KIND, **asdict(self)}
         for key in ("feature_min", "feature_max"):
             if d[key] is not None:
                 d[key] = list(d[key])
@@ -134,12 +160,16 @@ class LatencyEncoder:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LatencyEncoder":
-        """Rebuild an encoder from :meth:`to_dict` output; unknown keys are an error."""
-        known = {"t_max", "t_early", "t_bias", "mirrored", "feature_min", "feature_max"}
+        """Rebuild an encoder from :meth:`to_dict` output (also the older dicts without ``kind`` or
+        ``skip_zero``); unknown keys are an error."""
+        known = {"t_max", "t_early", "t_bias", "mirrored", "feature_min", "feature_max", "skip_zero"}
+        d = dict(d)
+        kind = d.pop("kind", KIND)
+        if kind != KIND:
+            raise ValueError(f"encoder settings: kind = {kind!r} is not {KIND!r}")
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"encoder settings: unknown keys {sorted(unknown)}; valid: {sorted(known)}")
-        d = dict(d)
         for key in ("feature_min", "feature_max"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
