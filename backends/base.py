@@ -83,7 +83,7 @@ class Backend:
     default_steps = 128
 
     def __init__(self, chip):
-        from fpsnn import chips
+        from . import chips
 
         self.chip = chips.load(chip) if isinstance(chip, str) else chip
         self.name = self.chip.name
@@ -112,9 +112,13 @@ class Backend:
         """A copy of ``program`` as it runs on a device with mismatch ``spread`` (fraction; 0 = identical).
 
         ``seed`` identifies the device: the same seed perturbs every parameter by the same factors
-        again. What ``spread`` means is the family's mismatch model (its ``mismatch`` module).
+        again. The model (and what ``spread`` means) is the family's: ``perturb`` of the ``mismatch``
+        module in the family's folder (every folder has the same file roles).
         """
-        raise NotImplementedError
+        from importlib import import_module
+
+        family_package = type(self).__module__.rsplit(".", 1)[0]
+        return import_module(f"{family_package}.mismatch").perturb(program, spread, seed)
 
     def _check_net(self, net) -> None:
         """Family-specific structure rules of :meth:`check_fits` (beyond the counts of :meth:`resources`)."""

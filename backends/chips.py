@@ -32,7 +32,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 (the package allow
 __all__ = ["ChipDescription", "load", "available", "config_dir"]
 
 SCHEMA_VERSION = 1
-FAMILIES = ("xylo", "loihi", "dynapse")
 DECAY_ENCODINGS = ("bitshift", "multiplier12", "analog")
 RESET_RULES = ("subtract", "to_zero")
 SPIKE_CONDITIONS = (">=", ">")
@@ -50,7 +49,7 @@ class ChipDescription:
 
     Attributes:
         name: the file's chip name (``"xylo-audio2"``), used by :func:`load`.
-        family: ``"xylo"``, ``"loihi"`` or ``"dynapse"``: picks the mapper and emulator.
+        family: a chip family of :mod:`fpsnn.backends.registry`: picks the backend (mapper, emulator).
         part: vendor part number or product name (``"SYNS61201"``).
         version: arithmetic version within the family (Xylo: 1 or 2 = ``xylosim.v1`` / ``v2``).
         n_inputs, n_hidden, n_outputs: input channels, hidden neurons, output (read-out) neurons.
@@ -197,8 +196,10 @@ def _check_description(d: ChipDescription, where: str, key_of) -> None:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if not ok:
             fail(fname, f"expected {typ.__name__}, got {type(v).__name__}")
-    if d.family not in FAMILIES:
-        fail("family", f"must be one of {FAMILIES}")
+    from .registry import families
+
+    if d.family not in families():
+        fail("family", f"must be one of {families()}")
     if d.decay_encoding not in DECAY_ENCODINGS:
         fail("decay_encoding", f"must be one of {DECAY_ENCODINGS}")
     if d.reset not in RESET_RULES:
@@ -217,8 +218,8 @@ def _check_description(d: ChipDescription, where: str, key_of) -> None:
     for fname in ("weight_bits", "state_bits", "threshold_bits", "bias_bits"):
         if not 0 <= getattr(d, fname) <= 32:
             fail(fname, "must be in 0..32 bits (0 = analog)")
-    if d.family != "dynapse" and d.weight_bits < 2:
-        fail("weight_bits", f"a digital ({d.family}) chip needs integer weights of >= 2 bits")
+    if d.decay_encoding != "analog" and d.weight_bits < 2:
+        fail("weight_bits", f"a digital chip (decay encoding {d.decay_encoding!r}) needs integer weights of >= 2 bits")
     if not 0 <= d.weight_shift_max <= 16:
         fail("weight_shift_max", "must be in 0..16")
     if d.decay_min < 0 or d.decay_max < d.decay_min:
@@ -238,7 +239,7 @@ def _check_description(d: ChipDescription, where: str, key_of) -> None:
 def config_dir() -> Path:
     """The folder holding the shipped chip files (``hw_configs/``, package ``fpsnn.hw_configs``)."""
     try:
-        from . import hw_configs  # installed layout (package-dir mapping)
+        from .. import hw_configs  # installed layout (package-dir mapping)
 
         return Path(hw_configs.__file__).parent
     except ImportError:  # plain checkout without the editable install: the folder sits next to us

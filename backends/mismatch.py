@@ -1,11 +1,10 @@
-r"""Device mismatch for the emulators: fixed, seeded random factors on an integer chip program.
+r"""Device mismatch shared by the digital families: fixed, seeded random factors on an integer program.
 
 An analog chip (or a digital one with process variation in its analog front end) does not implement
 the parameters it is given: every neuron's threshold and decay and every synapse's weight is off by
 its own factor, fixed for that device. The bit-accurate emulators have no such gap, so in-the-loop
-training would have nothing to correct beyond quantization. :func:`perturb` adds one: it returns a
-copy of a :class:`~fpsnn.backends.emulator.XyloProgram` or
-:class:`~fpsnn.backends.emulator.LoihiProgram` whose integers are
+training would have nothing to correct beyond quantization. each family's ``mismatch.perturb`` (``backend.perturb``) adds one with the helpers here: it returns a
+copy of a program whose integers are
 
 .. math:: w' = \mathrm{clip}(\mathrm{round}(w\,f_w)),\qquad
           \vartheta' = \mathrm{clip}(\mathrm{round}(\vartheta\,f_\vartheta)),\qquad
@@ -44,16 +43,10 @@ import zlib
 
 import numpy as np
 
-from .loihi import LIMITS as LOIHI_LIMITS
-from .loihi import WEIGHT_RANGE as LOIHI_WEIGHT_RANGE
-from .loihi import LoihiProgram
-from .xylo import LIMITS as XYLO_LIMITS
-from .xylo import XyloProgram
-
-__all__ = ["perturb", "factors", "MismatchTarget"]
+__all__ = ["perturb", "factors", "check_spread", "scale_int", "perturb_codes", "MismatchTarget"]
 
 
-def _check(spread, seed) -> tuple[float, int]:
+def check_spread(spread, seed) -> tuple[float, int]:
     spread = float(spread)
     if not (math.isfinite(spread) and 0 <= spread <= 1):
         raise ValueError(f"spread = {spread}: must be in [0, 1] (relative std of the mismatch factors; 0.1 = 10 %)")
@@ -68,7 +61,7 @@ def _stream(seed: int, name: str) -> np.random.Generator:
 
 def factors(name: str, shape, spread: float, seed: int) -> np.ndarray:
     """The fixed mismatch factors ``exp(spread * z)`` of parameter ``name`` with ``shape`` on device ``seed``."""
-    spread, seed = _check(spread, seed)
+    spread, seed = check_spread(spread, seed)
     return np.exp(spread * _stream(seed, name).standard_normal(shape))
 
 
@@ -78,12 +71,12 @@ def _dither(name: str, shape, seed: int) -> np.ndarray:
     return _stream(seed, name + "/dither").random(shape)
 
 
-def _scale_int(name, value, spread, seed, lo, hi) -> np.ndarray:
+def scale_int(name, value, spread, seed, lo, hi) -> np.ndarray:
     v = np.asarray(value, dtype=np.int64)
     return np.clip(np.round(v * factors(name, v.shape, spread, seed)), lo, hi).astype(np.int64)
 
 
-def _perturb_codes(name, codes, tau_of_code, code_lo, code_hi, dt, spread, seed) -> np.ndarray:
+def perturb_codes(name, codes, tau_of_code, code_lo, code_hi, dt, spread, seed) -> np.ndarray:
     """Decay codes whose time constants are the nominal ones times the mismatch factors (dithered)."""
     codes = np.asarray(codes, dtype=np.int64)
     all_codes = np.arange(code_lo, code_hi + 1)
@@ -99,82 +92,29 @@ def _perturb_codes(name, codes, tau_of_code, code_lo, code_hi, dt, spread, seed)
     return np.where(pick_hi, sorted_codes[hi_idx], sorted_codes[lo_idx]).astype(np.int64)
 
 
-def _perturb_xylo(p: XyloProgram, spread: float, seed: int) -> XyloProgram:
-    from ..xylo.mapping import tau_for_dash
-
-    wlo, whi = XYLO_LIMITS["weight"]
-    tmax = XYLO_LIMITS["threshold"][1]
-    dlo, dhi = max(1, XYLO_LIMITS["dash"][0]), XYLO_LIMITS["dash"][1]  # code 0 has no time constant
-    w = lambda n: None if getattr(p, n) is None else _scale_int(n, getattr(p, n), spread, seed, wlo, whi)
-    th_out = p.threshold_out
-    readout = th_out == tmax  # a read-out marker, not a physical threshold
-    th_out = np.where(readout, th_out, _scale_int("threshold_out", th_out, spread, seed, 1, tmax))
-
-    def dash(n):
-        d = getattr(p, n)
-        if d is None:
-            return None
-        # a code 0 (value erased within its step) stays 0: there is no time constant to perturb
-        return np.where(d == 0, 0, _perturb_codes(n, np.maximum(d, dlo), tau_for_dash, dlo, dhi, p.dt, spread, seed))
-
-    return dataclasses.replace(
-        p, weights_in=w("weights_in"), weights_rec=w("weights_rec"), weights_out=w("weights_out"),
-        threshold=_scale_int("threshold", p.threshold, spread, seed, 1, tmax), threshold_out=th_out,
-        dash_mem=dash("dash_mem"), dash_syn=dash("dash_syn"), dash_syn_2=dash("dash_syn_2"),
-        dash_mem_out=dash("dash_mem_out"), dash_syn_out=dash("dash_syn_out"))
-
-
-def _perturb_loihi(p: LoihiProgram, spread: float, seed: int) -> LoihiProgram:
-    from ..lava.mapping import tau_mem_for_dv, tau_syn_for_du
-
-    def dense(name, d):
-        lo, hi = LOIHI_WEIGHT_RANGE[d["sign_mode"]]
-        return dict(d, weights=_scale_int(name, d["weights"], spread, seed, lo, hi))
-
-    layers, recurrent = [], []
-    for l, layer in enumerate(p.layers):
-        new = dense(f"layers[{l}].weights", layer)
-        new["vth"] = _scale_int(f"layers[{l}].vth", layer["vth"], spread, seed, 1, LOIHI_LIMITS["vth"][1])
-        # du = 4095 erases the current each step and dv = 0 means no leak: neither has a finite
-        # time constant to perturb, so both are kept.
-        du = np.minimum(layer["du"], 4094)
-        new["du"] = np.where(layer["du"] == 4095, 4095, _perturb_codes(
-            f"layers[{l}].du", du, tau_syn_for_du, 0, 4094, p.dt, spread, seed))
-        dv = np.maximum(layer["dv"], 1)
-        new["dv"] = np.where(layer["dv"] == 0, 0, _perturb_codes(
-            f"layers[{l}].dv", dv, tau_mem_for_dv, 1, 4095, p.dt, spread, seed))
-        layers.append(new)
-        r = p.recurrent[l]
-        recurrent.append(None if r is None else dense(f"recurrent[{l}].weights", r))
-    return LoihiProgram(layers=layers, recurrent=recurrent, dt=p.dt)
-
-
 def perturb(program, spread: float, seed: int = 0):
-    """A copy of ``program`` with device mismatch ``spread`` (0.1 = 10 %) of device ``seed``.
+    """A copy of ``program`` with device mismatch ``spread`` of device ``seed``, by its family's model.
 
-    See the module docstring for what is perturbed and how. ``spread = 0`` returns an identical
-    program. Raises ValueError for a bad ``spread`` / ``seed`` or an unknown program type.
+    Deprecated entry point kept for callers that hold a program but no backend: it finds the family
+    from the program's type (:func:`fpsnn.backends.registry.mismatch_model`); use
+    ``backend.perturb(program, spread, seed)``.
     """
-    spread, seed = _check(spread, seed)
-    if isinstance(program, XyloProgram):
-        return _perturb_xylo(program, spread, seed)
-    if isinstance(program, LoihiProgram):
-        return _perturb_loihi(program, spread, seed)
-    raise ValueError(f"program: no mismatch model for {type(program).__name__} "
-                     "(expected XyloProgram or LoihiProgram)")
+    from .registry import mismatch_model
+
+    return mismatch_model(program).perturb(program, spread, seed)
 
 
 class MismatchTarget:
-    """A target whose runs see ``perturb(program, spread, seed)`` instead of the program given.
+    """A target whose runs see ``target.perturb(program, spread, seed)`` instead of the program given.
 
-    ``target`` is anything with ``compile(net, dt) -> (program, report)`` and
-    ``run(program, x, **kwargs) -> RunResult`` (a :class:`fpsnn.backends.Backend`, or fpsnn.hil's
-    emulator target). ``compile`` is passed through unchanged: the caller keeps the nominal program,
-    as a user of a real chip only knows what was sent to it.
+    ``target`` is a :class:`fpsnn.backends.Backend` (anything with ``compile(net, dt) -> (program,
+    report)``, ``run(program, x, **kwargs) -> RunResult`` and ``perturb``). ``compile`` is passed
+    through unchanged: the caller keeps the nominal program, as a user of a real chip only knows what
+    was sent to it.
     """
 
     def __init__(self, target, spread: float, seed: int = 0):
-        self.spread, self.seed = _check(spread, seed)
+        self.spread, self.seed = check_spread(spread, seed)
         self.target = target
         self.name = f"{getattr(target, 'name', 'target')}+mismatch({self.spread:g}, seed {self.seed})"
         self.chip = getattr(target, "chip", None)
@@ -183,4 +123,4 @@ class MismatchTarget:
         return self.target.compile(net, dt, **kwargs)
 
     def run(self, program, x, **kwargs):
-        return self.target.run(perturb(program, self.spread, self.seed), x, **kwargs)
+        return self.target.run(self.target.perturb(program, self.spread, self.seed), x, **kwargs)

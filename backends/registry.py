@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from importlib import import_module
 
-__all__ = ["FAMILIES", "families", "available_targets", "backend_class", "get"]
+__all__ = ["FAMILIES", "families", "available_targets", "backend_class", "get", "mismatch_model"]
 
 #: family -> "module:class" of its Backend subclass, imported on first use
 FAMILIES = {
     "xylo": "fpsnn.backends.xylo.backend:XyloBackend",
-    "loihi": "fpsnn.backends.lava.backend:LoihiBackend",
+    "loihi": "fpsnn.backends.loihi.backend:LoihiBackend",
     "dynapse": "fpsnn.backends.dynapse.backend:DynapseBackend",
 }
 
@@ -26,7 +26,7 @@ def families() -> tuple[str, ...]:
 
 def available_targets() -> list[str]:
     """Names of every deployment target (one per chip description in ``hw_configs/``), sorted."""
-    from .. import chips
+    from . import chips
 
     return chips.available()
 
@@ -41,10 +41,23 @@ def backend_class(family: str):
 
 def get(name: str):
     """The backend for chip ``name`` (see :func:`available_targets`); ValueError listing the valid names."""
-    from .. import chips
+    from . import chips
 
     names = chips.available()
     if name not in names:
         raise ValueError(f"target: unknown {name!r}; expected one of {', '.join(names)}")
     chip = chips.load(name)
     return backend_class(chip.family)(chip)
+
+
+def mismatch_model(program):
+    """The ``mismatch`` module of the family whose program ``program`` is (found from its type's module).
+
+    For the deprecated ``fpsnn.backends.emulator.mismatch.perturb``, which gets a program and no backend.
+    """
+    parts = type(program).__module__.split(".")
+    family = parts[2] if len(parts) > 3 and parts[:2] == ["fpsnn", "backends"] else None
+    if family not in FAMILIES:
+        raise ValueError(f"program: no mismatch model for {type(program).__name__} (expected a program of "
+                         f"one of the families {', '.join(FAMILIES)})")
+    return import_module(f"fpsnn.backends.{family}.mismatch")

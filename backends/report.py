@@ -1,8 +1,7 @@
-"""Quantization: a float :class:`fpsnn.Network` + a chip description -> an integer chip program.
+"""What every chip mapping shares: the report it returns, the rounding that fills it, the fan-in check.
 
-The chip-specific mapping lives with each chip's program (``fpsnn.backends``); this module holds
-what they share: the report every quantizer returns, and the entry point that picks the mapper from
-the chip description's family.
+The chip-specific mapping lives in each family's ``mapping`` module; the entry point is
+``fpsnn.backends.get(chip).compile(net, dt)``.
 """
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["QuantizationReport", "quantize", "round_and_count"]
+__all__ = ["QuantizationReport", "round_and_count", "check_fan_in"]
 
 
 def _jsonable(value):
@@ -69,20 +68,20 @@ def round_and_count(name: str, x, lo: int, hi: int, report: "QuantizationReport"
     return r
 
 
-def quantize(net, chip, dt: float, per_channel: bool = True):
-    """Map ``net`` to an integer program for ``chip`` (a name in ``hw_configs/`` or a loaded description).
+def check_fan_in(fan_in, limit: int, chip: str, where: str, layer: int | None = None, unit: str = "") -> None:
+    """The fan-in check every mapping uses: ValueError when a neuron receives more than ``limit`` connections.
 
-    Returns ``(program, report)``. Raises ValueError naming the chip limit when the network does not
-    fit (too many neurons, fan-in, recurrence where the chip has none).
+    Args:
+        fan_in: per post-synaptic neuron, how many connections it receives (feed-forward + recurrent).
+        limit: the chip's ``max_fan_in``.
+        chip: the chip's name (for the message); ``where``: ``"net"`` or ``"program"``.
+        layer: the layer index, or None for a chip with one population (Xylo's hidden neurons).
+        unit: what a connection is on this chip (e.g. ``"CAM synapses"``), for the message.
     """
-    from . import chips
-
-    desc = chips.load(chip) if isinstance(chip, str) else chip
-    family = desc.family
-    if family == "xylo":
-        from .backends.xylo.mapping import quantize_xylo as mapper
-    elif family == "loihi":
-        from .backends.lava.mapping import quantize_loihi as mapper
-    else:
-        raise ValueError(f"chip: no integer quantizer for family {family!r} (chip {desc.name!r})")
-    return mapper(net, desc, dt=dt, per_channel=per_channel)
+    fan_in = np.asarray(fan_in)
+    if fan_in.size and fan_in.max() > limit:
+        j = int(np.argmax(fan_in))
+        who = f"hidden neuron {j}" if layer is None else f"layer {layer} neuron {j}"
+        raise ValueError(f"{where}: {who} has fan-in {int(fan_in[j])}, but {chip} allows max_fan_in = {limit}"
+                         + (f" {unit}" if unit else "")
+                         + f": train smaller layers (or prune) so that no neuron receives more than {limit}")

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .. import timegrid
+from . import timegrid
 from .base import RunResult
 
 __all__ = ["DEFAULT_STEPS", "default_dt", "input_raster", "to_result"]

@@ -42,7 +42,7 @@ class Target:
 
 def latency_raster(rng, batch: int, steps: int = STEPS, n_in: int = N_IN) -> np.ndarray:
     """One spike per input channel at a random time in the first half of the window, ``(batch, steps, n_in)``."""
-    from fpsnn import timegrid
+    from fpsnn.backends import timegrid
 
     times = rng.uniform(0, steps / 2, size=(batch, n_in, 1))
     return timegrid.encode(times, dt=1.0, steps=steps)
@@ -61,7 +61,7 @@ def _xylo_program(rng):
 
 
 def _xylosim():
-    from fpsnn.backends.xylo.xylosim_ref import run_xylosim, xylosim_available
+    from fpsnn.backends.xylo.vendor import run_xylosim, xylosim_available
 
     ok, reason = xylosim_available()
     if not ok:
@@ -70,11 +70,11 @@ def _xylosim():
 
 
 # ---------------------------------------------------------------------------- Loihi
-# Rows for Lava / Loihi: the emulator is fpsnn.backends.emulator.LoihiProgram, the reference Lava's
-# fixed-point CPU simulator through fpsnn.backends.lava.sim.run_lava_fixed_pt. Lava takes seconds
+# Rows for Lava / Loihi: the emulator is fpsnn.backends.loihi.emulator (LoihiProgram.run), the reference Lava's
+# fixed-point CPU simulator through fpsnn.backends.loihi.vendor.run_lava_fixed_pt. Lava takes seconds
 # per sample, so it runs `ref_batch` samples and the comparison is per sample.
 def _loihi_program(rng):
-    from fpsnn.backends.emulator import LoihiProgram
+    from fpsnn.backends.loihi.program import LoihiProgram
 
     return LoihiProgram(layers=[
         dict(weights=rng.integers(-60, 120, (N_IN, N_HIDDEN)), du=800, dv=400, vth=150),
@@ -83,7 +83,7 @@ def _loihi_program(rng):
 
 
 def _lava():
-    from fpsnn.backends.lava.sim import run_lava_fixed_pt
+    from fpsnn.backends.loihi.vendor import run_lava_fixed_pt
 
     return lambda program, raster: run_lava_fixed_pt(program, raster, record=False)
 

@@ -4,20 +4,19 @@ Engines: ``"vendor"`` Rockpool's DynapSim (analog, mismatch-aware, not bit-accur
 jax CPU); ``"board"`` a DYNAP-SE2 through samna (:mod:`.board`). There is no ``"emulator"``: the chip is
 analog, so no integer model can be bit-accurate; ``run(engine="auto")`` therefore runs DynapSim
 and fails with the install line when it is missing. The interface's ``compile -> (program, report)``
-fits: the program is a :class:`~.mapping.DynapseProgram` (currents and 4-bit weight codes), the
-report a :class:`~fpsnn.quantize.QuantizationReport`.
+fits: the program is a :class:`~.program.DynapseProgram` (currents and 4-bit weight codes), the
+report a :class:`~fpsnn.backends.report.QuantizationReport`.
 
 Time: a step is ``program.dt`` network time units = ``program.dt_s`` seconds; every hop between
 neurons costs one step, so the run covers ``t_max`` plus one step per layer.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-
 from ..base import Backend
 from ..stepped import input_raster, to_result
-from . import board, sim
+from . import board
+from . import vendor
+from .emulator import NO_EMULATOR
 from .mapping import DEFAULT_TIME_UNIT_S, _check_structure, dequantize_dynapse, quantize_dynapse
 
 __all__ = ["DynapseBackend"]
@@ -43,7 +42,7 @@ class DynapseBackend(Backend):
         self.check_fits(net)
         dt = self.default_dt(net) if dt is None else dt
         program, report = quantize_dynapse(net, self.chip, dt, self.time_unit_s)
-        ok, why = sim.available()
+        ok, why = vendor.available()
         if not ok:
             report.binding_limits.append(f"weight gains not calibrated ({why}): analytic mapping")
             return program, report
@@ -67,47 +66,31 @@ class DynapseBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_dynapse(program, t_max=t_max, max_spikes=max_spikes)
 
-    def perturb(self, program, spread: float, seed: int = 0):
-        """The program with DynapSim's parameter mismatch ``spread`` (a fraction at 3 sigma, 0.1 = 10 %).
-
-        The mismatch is drawn by DynapSim when the program runs, from device ``seed``; ``spread = 0``
-        returns the nominal program.
-        """
-        spread = float(spread)
-        if not (math.isfinite(spread) and 0 <= spread < 1):
-            raise ValueError(f"spread = {spread}: must be a fraction in [0, 1) (DynapSim's mismatch at 3 sigma; 0.1 = 10 %)")
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-            raise ValueError(f"seed = {seed!r}: must be an integer >= 0 (it identifies the device)")
-        if spread == 0:
-            return dataclasses.replace(program, mismatch=None, mismatch_seed=None)
-        return dataclasses.replace(program, mismatch=spread, mismatch_seed=int(seed))
-
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
-            return False, ("DYNAP-SE2 is analog: no bit-accurate emulator exists; Rockpool's DynapSim "
-                           "(engine 'vendor') is its simulator")
+            return False, NO_EMULATOR
         if engine == "vendor":
-            return sim.available()
+            return vendor.available()
         if engine == "board":
-            return board.available()
+            return board.available(self.chip)
         raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
 
     def write_artifacts(self, program, out_dir) -> list:
         """Write ``dynapse_spec.json`` (Rockpool's ``config_from_specification`` and
-        ``dynapsim_net_from_spec`` keyword dicts, see :mod:`.spec_file`) into ``out_dir``."""
+        ``dynapsim_net_from_spec`` keyword dicts, see :mod:`.spec`) into ``out_dir``."""
         from pathlib import Path
 
-        from .spec_file import save_spec
+        from .spec import save_spec
 
         return [save_spec(program, Path(out_dir) / "dynapse_spec.json")]
 
     def _run_engine(self, engine: str, program, x, t_max):
-        raster = input_raster(x, program.n_in, program.dt, t_max, latency=len(program.sizes))
+        raster = input_raster(x, program.n_inputs, program.dt, t_max, latency=len(program.sizes))
         if engine == "vendor":
             from importlib.metadata import version
 
             mismatch = program.mismatch if program.mismatch is not None else self.mismatch
-            res = sim.run_dynapsim(program, raster, mismatch)
+            res = vendor.run_dynapsim(program, raster, mismatch)
             name = (f"rockpool {version('rockpool')} DynapSim (jax {version('jax')}"
                     + (f", {100 * mismatch:g} % mismatch)" if mismatch else ")"))
         elif engine == "board":

@@ -12,7 +12,7 @@ import importlib.util
 
 import numpy as np
 
-from ..emulator.result import EmulatorResult
+from ..result import EmulatorResult
 
 __all__ = ["available", "run_board", "SAMNA_HINT"]
 
@@ -20,8 +20,8 @@ SAMNA_HINT = ("samna is not installed: the DYNAP-SE2 board path needs SynSense's
               "package index, not PyPI) and rockpool>=3.1 in the same environment, and a DYNAP-SE2 on USB")
 
 
-def available() -> tuple[bool, str]:
-    """``(True, "")`` when samna and rockpool can be found (the board itself is looked for at run time)."""
+def available(chip=None) -> tuple[bool, str]:
+    """``(True, "")`` when samna and rockpool can be found for ``chip`` (the board itself is looked for at run time)."""
     if importlib.util.find_spec("samna") is None:
         return False, SAMNA_HINT
     if importlib.util.find_spec("rockpool") is None:

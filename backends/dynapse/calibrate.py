@@ -20,8 +20,8 @@ import numpy as np
 
 from ..stepped import input_raster
 from .mapping import quantize_dynapse
-from .sim import CHUNK, run_dynapsim
-from ... import timegrid
+from .vendor import CHUNK, run_dynapsim
+from .. import timegrid
 from ...losses import predict
 
 __all__ = ["calibrate_gains", "GRID"]

@@ -37,7 +37,7 @@ def _plain(v):
 def save_spec(program, path) -> Path:
     """Write ``program`` (a :class:`~.mapping.DynapseProgram`) to ``path`` atomically."""
     doc = {"fpsnn": {"format": SPEC_FORMAT, "chip": "dynapse2", "sizes": list(program.sizes),
-                     "n_in": program.n_in, "dt": program.dt, "time_unit_s": program.time_unit_s,
+                     "n_in": program.n_inputs, "dt": program.dt, "time_unit_s": program.time_unit_s,
                      "gains": list(program.gains)},
            "config": {k: _plain(v) for k, v in program.spec("config").items()},
            "sim": {k: _plain(v) for k, v in program.spec("sim").items()}}

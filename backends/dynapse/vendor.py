@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from ..emulator.result import EmulatorResult
+from ..result import EmulatorResult
 
 __all__ = ["available", "run_dynapsim", "CHUNK", "INSTALL_HINT"]
 
@@ -78,23 +78,24 @@ def build_network(program, mismatch: float | None = None):
 
 
 def run_dynapsim(program, raster, mismatch: float | None = None) -> EmulatorResult:
-    """Run ``raster`` (int event counts ``(batch, steps, n_in)``) in DynapSim, each sample from rest.
+    """Run ``raster`` (int event counts ``(batch, steps, n_inputs)``) in DynapSim, each sample from rest.
 
-    ``mismatch``: relative parameter spread at 3 sigma (a fraction: 0.1 = 10 %), None for the
-    nominal circuit. Returns an :class:`EmulatorResult` with one int8 spike raster
+    ``mismatch``: relative parameter spread at 3 sigma (a fraction: 0.1 = 10 %); None: the program's
+    own (``program.mismatch``, set by ``DynapseBackend.perturb``, None for the nominal circuit). Returns an :class:`EmulatorResult` with one int8 spike raster
     ``(batch, steps, n_l)`` per layer. RuntimeError when DynapSim's currents become NaN.
     """
+    mismatch = program.mismatch if mismatch is None else mismatch
     if mismatch is not None and not 0 <= mismatch < 1:
         raise ValueError(f"mismatch = {mismatch}: must be a fraction in [0, 1) (0.1 = 10 % at 3 sigma)")
     r = np.asarray(raster)
-    if r.ndim != 3 or r.shape[2] != program.n_in:
-        raise ValueError(f"raster: expected shape (batch, steps, {program.n_in}), got {r.shape}")
+    if r.ndim != 3 or r.shape[2] != program.n_inputs:
+        raise ValueError(f"raster: expected shape (batch, steps, {program.n_inputs}), got {r.shape}")
     net = build_network(program, mismatch)
     f = _evolve()
     batch, steps, _ = r.shape
     out = np.zeros((batch, steps, program.n_neurons), np.int8)
     for start in range(0, batch, CHUNK):
-        chunk = np.zeros((CHUNK, steps, program.n_in), np.float32)
+        chunk = np.zeros((CHUNK, steps, program.n_inputs), np.float32)
         part = r[start:start + CHUNK]
         chunk[:len(part)] = part
         spikes = np.asarray(f(net, chunk))

@@ -1,25 +1,20 @@
 """Intel Loihi 2 through Lava behind the fpsnn backend interface.
 
-Engines: ``"emulator"`` fpsnn's bit-accurate numpy model of Lava's fixed-point LIF + Dense
-(:class:`~fpsnn.backends.emulator.LoihiProgram`); ``"vendor"`` Lava itself on the CPU,
-``Loihi2SimCfg(select_tag="fixed_pt")`` (:func:`.sim.run_lava_fixed_pt`: input RingBuffer -> Dense
--> LIF per layer, recurrent Dense where present, a Monitor on every layer); ``"board"`` the same
-graph on a Loihi 2 system with ``Loihi2HwCfg`` (:func:`.sim.run_lava_board`, needs Intel's
-lava-loihi). Time: a program step is ``program.dt`` network time units; every Dense stage delays by
-one step, so an input reaches the last of ``L`` layers ``L`` steps later.
+Engines: ``"emulator"`` fpsnn's bit-accurate numba model of Lava's fixed-point LIF + Dense
+(:mod:`.emulator`); ``"vendor"`` Lava itself on the CPU, ``Loihi2SimCfg(select_tag="fixed_pt")``
+(:func:`.vendor.run_lava_fixed_pt`: input RingBuffer -> Dense -> LIF per layer, recurrent Dense where
+present, a Monitor on every layer); ``"board"`` the same graph on a Loihi 2 system with ``Loihi2HwCfg``
+(:mod:`.board`, needs Intel's lava-loihi). Time: a program step is ``program.dt`` network time units;
+every Dense stage delays by one step, so an input reaches the last of ``L`` layers ``L`` steps later.
 """
 from __future__ import annotations
 
 from ..base import Backend
 from ..stepped import input_raster, to_result
-from .compat import lava_available
+from .compat import LAVA_MISSING, lava_available
 from .mapping import _check_structure, check_fits, dequantize_loihi, quantize_loihi
 
 __all__ = ["LoihiBackend", "LAVA_MISSING"]
-
-# one line (compat.LAVA_INSTALL_HINT has the full recipe for Python 3.11)
-LAVA_MISSING = ("lava-nc is not installed: pip install --no-deps --ignore-requires-python lava-nc==0.10.0 "
-                "plus its pins (numpy<2, scipy<1.18, networkx<=2.8.7, asteval<0.10, scikit-learn<1.6)")
 
 
 class LoihiBackend(Backend):
@@ -40,41 +35,24 @@ class LoihiBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_loihi(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
-    def perturb(self, program, spread: float, seed: int = 0):
-        """Loihi device mismatch (lognormal factors on weights, thresholds, du / dv time constants)."""
-        from ..emulator.mismatch import _check, _perturb_loihi
-
-        spread, seed = _check(spread, seed)
-        return _perturb_loihi(program, spread, seed)
-
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
             return True, ""
         if engine == "vendor":
             return (True, "") if lava_available() else (False, LAVA_MISSING)
         if engine == "board":
-            if not lava_available():
-                return False, LAVA_MISSING
-            from .sim import LAVA_LOIHI_HINT, lava_loihi_available
+            from . import board
 
-            return (True, "") if lava_loihi_available() else (False, LAVA_LOIHI_HINT)
+            return board.available(self.chip)
         raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
 
     def write_artifacts(self, program, out_dir) -> list:
-        """Write ``loihi_program.json``: per layer the Lava ``Dense`` parameters (``weights`` as
-        ``(n_pre, n_post)``: Lava's Dense wants the transpose) and ``LIF`` parameters under Lava's names;
-        ``LoihiProgram(**json.load(f))`` rebuilds the program."""
-        import json
+        """Write ``loihi_program.json`` (:mod:`.spec`) into ``out_dir``."""
         from pathlib import Path
 
-        from ...io import write_atomic
+        from .spec import save_spec
 
-        def plain(d):
-            return None if d is None else {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in d.items()}
-
-        doc = {"layers": [plain(layer) for layer in program.layers],
-               "recurrent": [plain(r) for r in program.recurrent], "dt": program.dt}
-        return [write_atomic(Path(out_dir) / "loihi_program.json", json.dumps(doc, indent=1).encode())]
+        return [save_spec(program, Path(out_dir) / "loihi_program.json")]
 
     def _run_engine(self, engine: str, program, x, t_max):
         check_fits(program, self.chip)
@@ -86,12 +64,12 @@ class LoihiBackend(Backend):
         elif engine == "vendor":
             from importlib.metadata import version
 
-            from .sim import run_lava_fixed_pt
+            from .vendor import run_lava_fixed_pt
 
             res = run_lava_fixed_pt(program, raster, record=False)
             name = f"lava-nc {version('lava-nc')} Loihi2SimCfg(select_tag='fixed_pt')"
         else:
-            from .sim import run_lava_board
+            from .board import run_lava_board
 
             res, name = run_lava_board(program, raster), "Loihi 2 (lava-loihi, Loihi2HwCfg)"
         return to_result(res.spikes, program.dt, engine, name)

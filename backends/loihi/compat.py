@@ -5,7 +5,7 @@ Why this exists: ``lava/magma/compiler/var_model.py`` declares dataclasses whose
 Python 3.11 rejects unhashable field defaults as "mutable default" at class-definition time, so
 ``import lava.magma.compiler.var_model`` (imported by every Lava run) raises ``ValueError``.
 
-The workaround (checked in /work/shared/env-notes.md): while -- and only while -- that one module is
+The workaround (checked on Python 3.11 with lava-nc 0.10.0, see docs/hardware.md): while -- and only while -- that one module is
 first imported, ``dataclasses.dataclass`` is replaced by a wrapper that adds ``unsafe_hash=True`` to
 the class named ``ByteEncoder`` of that module and is transparent for every other class; the
 original decorator is put back right after. A hash on ``ByteEncoder`` is harmless: its instances are
@@ -33,7 +33,7 @@ import multiprocessing
 import sys
 import threading
 
-__all__ = ["import_lava", "lava_available", "LAVA_INSTALL_HINT"]
+__all__ = ["import_lava", "lava_available", "LAVA_INSTALL_HINT", "LAVA_MISSING"]
 
 _VAR_MODEL = "lava.magma.compiler.var_model"
 _MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
@@ -47,6 +47,10 @@ LAVA_INSTALL_HINT = (
     "'scikit-learn>=1.5,<1.6'\n"
     "(on Python 3.10 a plain `pip install lava-nc==0.10.0` works)."
 )
+
+#: The same advice in one line (LAVA_INSTALL_HINT has the full recipe for Python 3.11).
+LAVA_MISSING = ("lava-nc is not installed: pip install --no-deps --ignore-requires-python lava-nc==0.10.0 "
+                "plus its pins (numpy<2, scipy<1.18, networkx<=2.8.7, asteval<0.10, scikit-learn<1.6)")
 
 # The patch swaps a module attribute of the stdlib, which is process-global: serialise it so two
 # threads importing Lava at once cannot restore each other's wrapper.

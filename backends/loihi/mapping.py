@@ -1,11 +1,11 @@
-r"""Float :class:`fpsnn.Network` <-> integer :class:`~fpsnn.backends.emulator.LoihiProgram` (Lava units).
+r"""Float :class:`fpsnn.Network` <-> integer :class:`~fpsnn.backends.loihi.program.LoihiProgram` (Lava units).
 
 **The float model** (``fpsnn/network.py``): an input spike makes the synaptic current jump by
 :math:`w`, which then decays as :math:`e^{-\alpha t}`; :math:`\dot V = -\beta V + I`; a spike when
 :math:`V \ge \theta`, then :math:`V` drops to 0 (reset by subtraction and to zero coincide at the
 crossing).
 
-**The chip** (per step :math:`\Delta t`, :mod:`fpsnn.backends.emulator.loihi`):
+**The chip** (per step :math:`\Delta t`, :mod:`fpsnn.backends.loihi.emulator`):
 :math:`u \leftarrow u(4095 - du)/4096 + (a_{in} \ll 6)` with
 :math:`a_{in} = \sum w_{eff}\,s \cdot 2^{weight\_exp}`, :math:`v \leftarrow v(4096 - dv)/4096 + u`,
 a spike when :math:`v > vth \ll 6`, then :math:`v = 0`.
@@ -50,8 +50,8 @@ import math
 import numpy as np
 
 from ...network import Network
-from ...quantize import QuantizationReport, round_and_count
-from ..emulator.loihi import LoihiProgram, effective_weights
+from ..report import QuantizationReport, check_fan_in, round_and_count
+from .program import LoihiProgram, effective_weights
 
 __all__ = ["quantize_loihi", "dequantize_loihi", "check_fits", "du_for_tau", "dv_for_tau",
            "tau_syn_for_du", "tau_mem_for_dv", "DEFAULT_HEADROOM"]
@@ -127,27 +127,23 @@ def _check_structure(desc, n_in, sizes, nonzero_ff, nonzero_rec, where):
     for l, (ff, rec) in enumerate(zip(nonzero_ff, nonzero_rec)):
         if rec is not None and np.any(rec) and not desc.recurrent:
             raise ValueError(f"{where}: recurrent weights in layer {l}, but {chip} has no recurrent connections")
-        fan_in = ff.sum(axis=0) + (0 if rec is None else rec.sum(axis=0))
-        if fan_in.size and fan_in.max() > desc.max_fan_in:
-            j = int(np.argmax(fan_in))
-            raise ValueError(f"{where}: layer {l} neuron {j} has fan-in {int(fan_in[j])}, but {chip} allows "
-                             f"max_fan_in = {desc.max_fan_in}")
+        check_fan_in(ff.sum(axis=0) + (0 if rec is None else rec.sum(axis=0)), desc.max_fan_in, chip, where, l)
 
 
 def check_fits(program: LoihiProgram, desc) -> None:
     """Raise ValueError naming the limit when ``program`` does not fit chip ``desc``."""
-    for l, dense in enumerate(program.layers + [r for r in program.recurrent if r is not None]):
-        if abs(dense["weight_exp"]) > desc.weight_shift_max:
+    for l, dense in enumerate(list(program.layers) + [r for r in program.recurrent if r is not None]):
+        if abs(dense.weight_exp) > desc.weight_shift_max:
             raise ValueError(f"program: weight_exp = {dense['weight_exp']}, but {desc.name} allows "
                              f"|weight_exp| <= weight_shift_max = {desc.weight_shift_max}")
     vth_max = (1 << desc.threshold_bits) - 1
     for l, layer in enumerate(program.layers):
-        if layer["vth"].max() > vth_max:
+        if layer.vth.max() > vth_max:
             raise ValueError(f"program: layers[{l}].vth = {int(layer['vth'].max())}, but {desc.name} allows "
                              f"at most {vth_max} ({desc.threshold_bits} bits)")
     _check_structure(desc, program.n_inputs, program.sizes,
-                     [layer["weights"] != 0 for layer in program.layers],
-                     [None if r is None else r["weights"] != 0 for r in program.recurrent], "program")
+                     [layer.weights != 0 for layer in program.layers],
+                     [None if r is None else r.weights != 0 for r in program.recurrent], "program")
 
 
 # --------------------------------------------------------------------------- quantize
@@ -198,7 +194,7 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
         ValueError: the network does not fit (sizes, fan-in, recurrence, a threshold that would
             round to 0 because the weights are too large for it), naming the limit and the numbers.
     """
-    from ... import chips
+    from .. import chips
 
     desc = chips.load(desc) if isinstance(desc, str) else desc
     dt = float(dt)
@@ -326,7 +322,7 @@ def dequantize_loihi(program: LoihiProgram, desc=None, theta: float = 1.0, t_max
             (current erased within its step), ``dv = 0`` (no leak), ``vth = 0``, recurrent
             self-connections.
     """
-    from ... import chips
+    from .. import chips
 
     if desc is not None:
         desc = chips.load(desc) if isinstance(desc, str) else desc
@@ -341,18 +337,18 @@ def dequantize_loihi(program: LoihiProgram, desc=None, theta: float = 1.0, t_max
     dt = program.dt
     weights, rec, alpha, beta, thetas = [], [], [], [], []
     for l, layer in enumerate(program.layers):
-        if np.any(layer["bias_mant"] != 0):
+        if np.any(layer.bias_mant != 0):
             raise ValueError(f"program: layers[{l}].bias_mant is non-zero, but fpsnn.Network has no bias")
-        if np.any(layer["du"] == 4095):
+        if np.any(layer.du == 4095):
             raise ValueError(f"program: layers[{l}].du = 4095 erases the current within its step (no float tau_syn)")
-        if np.any(layer["dv"] == 0):
+        if np.any(layer.dv == 0):
             raise ValueError(f"program: layers[{l}].dv = 0 means no leak, but the float model needs beta > 0")
-        if np.any(layer["vth"] == 0):
+        if np.any(layer.vth == 0):
             raise ValueError(f"program: layers[{l}].vth = 0 has no float threshold")
-        readout = l == len(program.layers) - 1 and bool(np.all(layer["vth"] == vth_max))
+        readout = l == len(program.layers) - 1 and bool(np.all(layer.vth == vth_max))
         # integer v units per float V unit
-        scale = layer["vth"] * 2.0 ** vth_shift / theta
-        to_float = lambda d: effective_weights(d) * 2.0 ** d["weight_exp"] * 2.0 ** act_shift / (dt * scale[None, :])
+        scale = layer.vth * 2.0 ** vth_shift / theta
+        to_float = lambda d: effective_weights(d) * 2.0 ** d.weight_exp * 2.0 ** act_shift / (dt * scale[None, :])
         weights.append(to_float(layer))
         if program.recurrent[l] is None:
             rec.append(None)
@@ -361,8 +357,8 @@ def dequantize_loihi(program: LoihiProgram, desc=None, theta: float = 1.0, t_max
             if np.any(np.diag(r)):
                 raise ValueError(f"program: recurrent[{l}] has self-connections, which the float model lacks")
             rec.append(r)
-        alpha.append(1.0 / tau_syn_for_du(layer["du"], dt))
-        beta.append(1.0 / tau_mem_for_dv(layer["dv"], dt))
+        alpha.append(1.0 / tau_syn_for_du(layer.du, dt))
+        beta.append(1.0 / tau_mem_for_dv(layer.dv, dt))
         thetas.append(np.inf if readout else theta)
     return Network(weights=weights, alpha=alpha, beta=beta, theta=thetas,
                    t_max=256 * dt if t_max is None else t_max, recurrent=rec, max_spikes=max_spikes)

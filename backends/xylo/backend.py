@@ -3,7 +3,7 @@
 Engines: ``"emulator"`` fpsnn's bit-accurate numba emulator (always there); ``"vendor"`` SynSense's
 xylosim (``pip install xylosim==0.1.3``), the C++ model Rockpool's ``XyloSim`` wraps (see
 :mod:`.rockpool_spec` for why Rockpool's wrapper is not used); ``"board"`` a Xylo HDK through samna
-and Rockpool (:mod:`.board`). All three read the same :class:`~fpsnn.backends.emulator.XyloProgram`.
+and Rockpool (:mod:`.board`). All three read the same :class:`~fpsnn.backends.xylo.program.XyloProgram`.
 Time: a program step is ``program.dt`` network time units; the hidden -> output hop costs one step.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..base import Backend, fit_error
 from ..stepped import input_raster, to_result
 from . import board
 from .mapping import _check_structure, check_fits, dequantize_xylo, quantize_xylo
-from .xylosim_ref import run_xylosim, xylosim_available
+from .vendor import run_xylosim, xylosim_available
 
 __all__ = ["XyloBackend", "LATENCY_STEPS"]
 
@@ -63,13 +63,6 @@ class XyloBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_xylo(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
-    def perturb(self, program, spread: float, seed: int = 0):
-        """Xylo device mismatch (lognormal factors on weights, thresholds, decay time constants)."""
-        from ..emulator.mismatch import _check, _perturb_xylo
-
-        spread, seed = _check(spread, seed)
-        return _perturb_xylo(program, spread, seed)
-
     def available(self, engine: str) -> tuple[bool, str]:
         if engine == "emulator":
             return True, ""
@@ -83,13 +76,13 @@ class XyloBackend(Backend):
         """Write the Rockpool hand-off file ``xylo_spec.json`` (see :mod:`.rockpool_spec`) into ``out_dir``."""
         from pathlib import Path
 
-        from .rockpool_spec import save_spec
+        from .spec import save_spec
 
         return [save_spec(program, self.chip, Path(out_dir) / "xylo_spec.json")]
 
     def _run_engine(self, engine: str, program, x, t_max):
         check_fits(program, self.chip)
-        raster = input_raster(x, program.n_in, program.dt, t_max, LATENCY_STEPS)
+        raster = input_raster(x, program.n_inputs, program.dt, t_max, LATENCY_STEPS)
         if engine == "emulator":
             res, name = program.run(raster), f"fpsnn Xylo emulator (xylosim v{program.version} arithmetic)"
         elif engine == "vendor":

@@ -3,7 +3,7 @@
 
 samna is SynSense's device toolchain; it is never installed in CI and never imported by fpsnn except
 inside :func:`run_board`, after :func:`available` has found it with ``importlib.util.find_spec``
-(importing the PyPI stub of samna launches pip, see env-notes). A board user needs, in the same
+(importing the PyPI stub of samna launches pip, see docs/hardware.md). A board user needs, in the same
 environment: samna from SynSense's package index, and rockpool >= 3.1 (whose ``rockpool.devices.xylo``
 imports once samna is present). Not exercised here (no samna, no board): treat its first run on a
 board as a test.
@@ -14,9 +14,9 @@ import importlib.util
 
 import numpy as np
 
-from ..emulator.result import EmulatorResult
+from ..result import EmulatorResult
 from .mapping import to_rockpool_spec
-from .rockpool_spec import ROCKPOOL_MODULE
+from .spec import ROCKPOOL_MODULE
 
 __all__ = ["available", "run_board", "SAMNA_HINT"]
 
@@ -39,7 +39,7 @@ def run_board(program, raster, desc) -> EmulatorResult:
     """Run ``program`` on the first connected HDK of ``desc``'s kind, each sample from reset.
 
     Args:
-        program: the :class:`~fpsnn.backends.emulator.XyloProgram` (``check_fits`` already passed).
+        program: the :class:`~fpsnn.backends.xylo.program.XyloProgram` (``check_fits`` already passed).
         raster: int event counts ``(batch, steps, n_in)``.
         desc: the Xylo chip description (picks Rockpool's module, e.g. ``syns61201``).
 
@@ -73,5 +73,5 @@ def run_board(program, raster, desc) -> EmulatorResult:
         device.reset_state()
         out, _, rec = device.evolve(sample, record=True)
         hidden.append(np.asarray(rec["Spikes"], dtype=np.int8).reshape(len(sample), program.n_hidden))
-        output.append(np.asarray(out, dtype=np.int8).reshape(len(sample), program.n_out))
+        output.append(np.asarray(out, dtype=np.int8).reshape(len(sample), program.n_outputs))
     return EmulatorResult(spikes=[np.stack(hidden), np.stack(output)])

@@ -1,10 +1,10 @@
-r"""Float :class:`fpsnn.Network` <-> integer :class:`~fpsnn.backends.emulator.XyloProgram`.
+r"""Float :class:`fpsnn.Network` <-> integer :class:`~fpsnn.backends.xylo.program.XyloProgram`.
 
 **The float model** (continuous time, see ``fpsnn/network.py``): at an input spike the synaptic
 current jumps by :math:`w`, then decays as :math:`e^{-\alpha t}`; the membrane follows
 :math:`\dot V = -\beta V + I`; a spike when :math:`V \ge \theta`, then :math:`V \mathrel{-}= \theta`.
 
-**The chip** (per step :math:`\Delta t`, :mod:`fpsnn.backends.emulator.xylo`): input events add
+**The chip** (per step :math:`\Delta t`, :mod:`fpsnn.backends.xylo.program`): input events add
 integer weights to :math:`I`, then :math:`I \mathrel{-}= I \gg d_{syn}`,
 :math:`V \leftarrow V - (V \gg d_{mem}) + I`; an event when :math:`V \ge \vartheta`, then
 :math:`V \mathrel{-}= \vartheta`.
@@ -45,8 +45,8 @@ import math
 import numpy as np
 
 from ...network import Network
-from ...quantize import QuantizationReport, round_and_count
-from ..emulator.xylo import LIMITS, XyloProgram
+from ..report import QuantizationReport, check_fan_in, round_and_count
+from .program import LIMITS, XyloProgram
 
 __all__ = ["quantize_xylo", "dequantize_xylo", "to_rockpool_spec", "check_fits", "dash_for_tau", "tau_for_dash"]
 
@@ -75,12 +75,6 @@ def dash_for_tau(tau, dt: float, lo: int = 1, hi: int = 15) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- fit checks
-def _fan(name, counts, limit, what):
-    if counts.size and counts.max() > limit:
-        j = int(np.argmax(counts))
-        raise ValueError(f"{name}: {what} {j} has {int(counts[j])} connections, the chip allows at most {limit} (max_fan_{name.split('_')[-1]})")
-
-
 def _check_structure(desc, n_in, n_hid, n_out, n_syn, w_in, w_rec, w_out, where):
     """Raise ValueError naming the chip limit that a network / program structure violates.
 
@@ -108,11 +102,7 @@ def _check_structure(desc, n_in, n_hid, n_out, n_syn, w_in, w_rec, w_out, where)
         i = int(np.argmax(nz_out[:first_src].any(axis=1)))
         raise ValueError(f"{where}: hidden neuron {i} projects to the outputs, but on {chip} only the last "
                          f"{desc.output_sources} hidden neurons do (output_sources)")
-    fan_in = nz_in.sum(axis=0) + nz_rec.sum(axis=0)
-    if fan_in.size and fan_in.max() > desc.max_fan_in:
-        j = int(np.argmax(fan_in))
-        raise ValueError(f"{where}: hidden neuron {j} has fan-in {int(fan_in[j])}, but {chip} allows "
-                         f"max_fan_in = {desc.max_fan_in}")
+    check_fan_in(nz_in.sum(axis=0) + nz_rec.sum(axis=0), desc.max_fan_in, chip, where)
     fan_out = nz_rec.sum(axis=1) + nz_out.sum(axis=1)
     if fan_out.size and fan_out.max() > desc.max_fan_out:
         i = int(np.argmax(fan_out))
@@ -130,7 +120,7 @@ def check_fits(program: XyloProgram, desc) -> None:
         if getattr(program, name) > desc.weight_shift_max:
             raise ValueError(f"program: {name} = {getattr(program, name)}, but {desc.name} allows "
                              f"at most weight_shift_max = {desc.weight_shift_max}")
-    _check_structure(desc, program.n_in, program.n_hidden, program.n_out, program.n_syn,
+    _check_structure(desc, program.n_inputs, program.n_hidden, program.n_outputs, program.n_syn,
                      program.weights_in, program.weights_rec, program.weights_out, "program")
 
 
@@ -176,7 +166,7 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
     Raises:
         ValueError: the network does not fit (names the limit and the numbers) or bad arguments.
     """
-    from ... import chips
+    from .. import chips
 
     desc = chips.load(desc)
     if desc.family != "xylo":
@@ -284,7 +274,7 @@ def dequantize_xylo(program: XyloProgram, desc=None, theta: float = 1.0, t_max: 
         ValueError: the program uses what the float model cannot express (bias, aliases, two
             synapse states with weights on synapse 1, a decay code 0, thresholds <= 0).
     """
-    from ... import chips
+    from .. import chips
 
     if desc is not None:
         check_fits(program, chips.load(desc))

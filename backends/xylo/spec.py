@@ -8,7 +8,7 @@ A Rockpool user loads it without fpsnn and passes it on::
     config, ok, msg = config_from_specification(**{k: np.asarray(v) if isinstance(v, list) and k != "aliases" else v
                                                   for k, v in spec["config"].items()})
 
-The file holds the program twice, under the two key spellings Rockpool uses (hardware.md section 2):
+The file holds the program twice, under the two key spellings Rockpool 3.1 uses (docs/hardware.md, "Xylo"):
 ``"config"`` for ``config_from_specification`` (hidden bias ``bias_hidden``) and ``"sim"`` for
 ``XyloSim.from_specification`` (hidden bias ``bias``, plus ``dt``). Passing a ``"sim"`` dict to
 ``config_from_specification`` would silently drop the bias, hence two dicts and not one dict with a
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io import write_atomic
-from ..emulator.xylo import XyloProgram
+from .program import XyloProgram
 from .mapping import to_rockpool_spec
 
 __all__ = ["SPEC_FORMAT", "ROCKPOOL_MODULE", "save_spec", "load_spec", "program_from_spec"]
@@ -57,7 +57,7 @@ def save_spec(program: XyloProgram, desc, path, time_unit: str = "network time u
     ``time_unit`` names the unit of ``dt`` in the file (Rockpool reads ``dt`` as seconds; the
     integer dynamics do not depend on it, a board's ``time_resolution_wrap`` does).
     """
-    from ... import chips
+    from .. import chips
 
     desc = chips.load(desc)
     if desc.family != "xylo":

@@ -1,4 +1,4 @@
-"""Run a :class:`~fpsnn.backends.emulator.XyloProgram` in SynSense's bit-accurate C++ simulator.
+"""Run a :class:`~fpsnn.backends.xylo.program.XyloProgram` in SynSense's bit-accurate C++ simulator.
 
 ``xylosim`` (PyPI, 0.1.3; ``pip install fpsnn[xylo]``) is the vendor's own model of the Xylo core and
 the reference the fpsnn emulator is tested against; ``fpsnn deploy`` can use it as the "vendor
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..emulator.result import EmulatorResult
+from ..result import EmulatorResult
 
 __all__ = ["XyloSimLayer", "run_xylosim", "xylosim_available"]
 
@@ -82,7 +82,7 @@ class XyloSimLayer:
         inp = np.minimum(raster_2d, 255).astype(np.int64).tolist()
         out = layer.evolve(inp)
         hid = np.asarray(layer.rec_recurrent_spikes, dtype=np.int8).reshape(len(inp), self.program.n_hidden)
-        outs = np.asarray(out, dtype=np.int8).reshape(len(inp), self.program.n_out)
+        outs = np.asarray(out, dtype=np.int8).reshape(len(inp), self.program.n_outputs)
         if not record:
             return hid, outs, None
         steps = len(inp)
@@ -105,12 +105,12 @@ def run_xylosim(program, raster, record: bool = False) -> EmulatorResult:
     sim = XyloSimLayer(program)
     batch, steps, _ = r.shape
     spk_h = np.zeros((batch, steps, program.n_hidden), np.int8)
-    spk_o = np.zeros((batch, steps, program.n_out), np.int8)
+    spk_o = np.zeros((batch, steps, program.n_outputs), np.int8)
     if record:
         v_h = np.zeros((batch, steps, program.n_hidden), np.int16)
         i_h = np.zeros((batch, steps, program.n_hidden, program.n_syn), np.int16)
-        v_o = np.zeros((batch, steps, program.n_out), np.int16)
-        i_o = np.zeros((batch, steps, program.n_out, 1), np.int16)
+        v_o = np.zeros((batch, steps, program.n_outputs), np.int16)
+        i_o = np.zeros((batch, steps, program.n_outputs, 1), np.int16)
     for b in range(batch):
         hid, outs, st = sim.run_one(r[b], record)
         spk_h[b], spk_o[b] = hid, outs

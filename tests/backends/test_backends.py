@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import fpsnn
-from fpsnn import backends, chips
+from fpsnn import backends
+from fpsnn.backends import chips
 from fpsnn.pytest_plugin import assert_spikes_equal
 
 XYLO = ["xylo-audio2", "xylo-imu", "xylo-audio3"]
@@ -117,7 +118,7 @@ def test_run_checks_its_arguments():
 
 
 def test_rockpool_spec_file_spells_keys_for_each_consumer_and_round_trips(tmp_path):
-    from fpsnn.backends.xylo.rockpool_spec import load_spec, program_from_spec
+    from fpsnn.backends.xylo.spec import load_spec, program_from_spec
 
     rng = np.random.default_rng(6)
     net = _net(rng, rec=True)

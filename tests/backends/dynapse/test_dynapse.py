@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import fpsnn
-from fpsnn import backends, datasets, timegrid
+from fpsnn import backends, datasets
+from fpsnn.backends import timegrid
 from fpsnn.backends.dynapse.mapping import CONSTANTS, NEURONS_PER_CORE, quantize_dynapse, tau_to_itau
 from fpsnn.backends.stepped import input_raster
 
@@ -122,8 +123,8 @@ def test_spec_file_rebuilds_the_same_dynapsim_network(calibrated, tmp_path):
     import jax
     from rockpool.devices.dynapse import dynapsim_net_from_spec
 
-    from fpsnn.backends.dynapse.sim import CHUNK, run_dynapsim
-    from fpsnn.backends.dynapse.spec_file import load_spec
+    from fpsnn.backends.dynapse.vendor import CHUNK, run_dynapsim
+    from fpsnn.backends.dynapse.spec import load_spec
 
     b, net, program, _ = calibrated
     (path,) = b.write_artifacts(program, tmp_path)
@@ -140,7 +141,7 @@ def test_spec_file_rebuilds_the_same_dynapsim_network(calibrated, tmp_path):
 
 def test_dynapsim_lone_inhibition_has_no_effect(calibrated):
     """Documents the reported DynapSim limit: inhibitory input in a step without excitation is clipped."""
-    from fpsnn.backends.dynapse.sim import run_dynapsim
+    from fpsnn.backends.dynapse.vendor import run_dynapsim
 
     _, net, _, _ = calibrated
     w_in = np.zeros((5, 10))
@@ -173,7 +174,7 @@ def test_deploy_report_counts_destination_cores(tmp_path):
 
 
 def test_mismatch_is_a_fraction_and_changes_the_run(calibrated):
-    from fpsnn.backends.dynapse.sim import run_dynapsim
+    from fpsnn.backends.dynapse.vendor import run_dynapsim
 
     _, net, program, _ = calibrated
     raster = input_raster(_yinyang_x(), 5, DT, 2.0, latency=2)

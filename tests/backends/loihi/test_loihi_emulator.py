@@ -12,18 +12,18 @@ import os
 import numpy as np
 import pytest
 
-from fpsnn.backends.emulator.loihi import LIMITS, LoihiProgram, effective_weights
+from fpsnn.backends.loihi.program import LIMITS, LoihiProgram, effective_weights
 
 N_PROGRAMS = int(os.environ.get("FPSNN_LAVA_PROGRAMS", "100"))
 SEED = 20261126
 
 
 def _lava():
-    from fpsnn.backends.lava import compat
+    from fpsnn.backends.loihi import compat
 
     if not compat.lava_available():
         pytest.skip("lava-nc is not installed: " + compat.LAVA_INSTALL_HINT)
-    from fpsnn.backends.lava.sim import run_lava_fixed_pt
+    from fpsnn.backends.loihi.vendor import run_lava_fixed_pt
 
     return run_lava_fixed_pt
 

@@ -6,16 +6,16 @@ reason, the error tests still run.
 import numpy as np
 import pytest
 
-from fpsnn.backends import emulator
-from fpsnn.backends.emulator import XyloProgram
-from fpsnn.backends.emulator.xylo import LIMITS
+from fpsnn.backends.xylo import emulator
+from fpsnn.backends.xylo.program import XyloProgram
+from fpsnn.backends.xylo.program import LIMITS
 
 N_RANDOM = 160  # randomized programs compared with xylosim (v1 and v2)
 
 
 def _xylosim():
     pytest.importorskip("xylosim.v2", reason="xylosim not installed: pip install xylosim==0.1.3")
-    from fpsnn.backends.xylo.xylosim_ref import run_xylosim
+    from fpsnn.backends.xylo.vendor import run_xylosim
 
     return run_xylosim
 
@@ -272,7 +272,7 @@ def test_bad_raster_names_argument(raster, words):
 
 
 def test_limits_table_matches_the_chip_files():
-    from fpsnn import chips
+    from fpsnn.backends import chips
 
     for name in ("xylo-audio2", "xylo-imu", "xylo-audio3"):
         d = chips.load(name)

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from fpsnn import chips
+from fpsnn.backends import chips
 
 try:
     import tomllib

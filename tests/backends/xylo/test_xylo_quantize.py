@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pytest
 
-from fpsnn import chips, timegrid
-from fpsnn.backends.emulator import XyloProgram
+from fpsnn.backends import chips, timegrid
+from fpsnn.backends.xylo.program import XyloProgram
 from fpsnn.backends.xylo.mapping import (check_fits, dash_for_tau, dequantize_xylo, quantize_xylo,
                                          tau_for_dash, to_rockpool_spec)
 from fpsnn.network import Network
-from fpsnn.quantize import QuantizationReport
+from fpsnn.backends.report import QuantizationReport
 
 AUDIO2 = chips.load("xylo-audio2")
 IMU = chips.load("xylo-imu")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fpsnn import timegrid as tg
+from fpsnn.backends import timegrid as tg
 
 INF = np.inf
 

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from fpsnn.backends.lava import compat
+from fpsnn.backends.loihi import compat
 
 pytestmark = pytest.mark.skipif(not compat.lava_available(), reason="lava-nc is not installed")
 
@@ -35,7 +35,7 @@ def test_import_lava_restores_dataclass_and_is_idempotent():
     _run("""
         import dataclasses
         original = dataclasses.dataclass
-        from fpsnn.backends.lava import compat
+        from fpsnn.backends.loihi import compat
         compat.import_lava()
         assert dataclasses.dataclass is original, "dataclasses.dataclass was not restored"
         compat.import_lava()                      # second call: no-op
@@ -54,7 +54,7 @@ def test_import_lava_restores_dataclass_and_is_idempotent():
 def test_ring_buffer_dense_lif_run_after_import_lava():
     _run("""
         import numpy as np
-        from fpsnn.backends.lava import compat
+        from fpsnn.backends.loihi import compat
         compat.import_lava()
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
@@ -112,8 +112,8 @@ def test_missing_lava_message(monkeypatch):
 
 
 def test_board_path_says_lava_loihi_is_missing():
-    from fpsnn.backends.emulator.loihi import LoihiProgram
-    from fpsnn.backends.lava import sim
+    from fpsnn.backends.loihi.program import LoihiProgram
+    from fpsnn.backends.loihi import vendor as sim
 
     if sim.lava_loihi_available():
         pytest.skip("lava-loihi is installed here")
@@ -128,7 +128,7 @@ def test_import_after_the_start_method_was_fixed():
         import multiprocessing
         multiprocessing.set_start_method("fork")
         original = multiprocessing.set_start_method
-        from fpsnn.backends.lava import compat
+        from fpsnn.backends.loihi import compat
         compat.import_lava()
         assert multiprocessing.set_start_method == original
         from lava.proc.lif.process import LIF   # pulls in the runtime
@@ -137,7 +137,7 @@ def test_import_after_the_start_method_was_fixed():
     out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         import multiprocessing
         multiprocessing.set_start_method("spawn")
-        from fpsnn.backends.lava import compat
+        from fpsnn.backends.loihi import compat
         compat.import_lava()
     """)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "needs the 'fork' start method" in out.stderr

@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fpsnn import chips, timegrid
-from fpsnn.backends.emulator.loihi import LoihiProgram, effective_weights
-from fpsnn.backends.lava.mapping import (dequantize_loihi, du_for_tau, dv_for_tau, quantize_loihi,
+from fpsnn.backends import chips, timegrid
+from fpsnn.backends.loihi.program import LoihiProgram, effective_weights
+from fpsnn.backends.loihi.mapping import (dequantize_loihi, du_for_tau, dv_for_tau, quantize_loihi,
                                          tau_mem_for_dv, tau_syn_for_du)
 from fpsnn.network import Network
 from fpsnn.simulate import simulate
@@ -163,11 +163,11 @@ def test_dequantize_rejects_what_the_float_model_lacks():
 
 
 def test_quantized_program_runs_identically_in_lava():
-    from fpsnn.backends.lava import compat
+    from fpsnn.backends.loihi import compat
 
     if not compat.lava_available():
         pytest.skip("lava-nc is not installed")
-    from fpsnn.backends.lava.sim import run_lava_fixed_pt
+    from fpsnn.backends.loihi.vendor import run_lava_fixed_pt
 
     rng = np.random.default_rng(4)
     net = small_net(rng)

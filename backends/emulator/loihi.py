@@ -1,0 +1,4 @@
+"""Deprecated alias of :mod:`fpsnn.backends.loihi.program` (kept for one release)."""
+from .._deprecated import alias
+
+alias(__name__, "fpsnn.backends.loihi.program")
