@@ -32,14 +32,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FMA, psp, psp_both, psp_slope, sort_batch, sorted_events, span_factors, threads_for
-from .network import Network
-from .simulate import check_input_times, check_spike_array, simulate
+from .checks import check_input_times, check_spike_times, check_theorem4, slope_and_potential  # noqa: F401
+from .kernels import CACHE, FMA, psp_both, sort_batch, sorted_events, span_factors, threads_for
+from .simulate import simulate
 
+if TYPE_CHECKING:  # annotations only: Network is a convenience over these functions, not below them
+    from .network import Network
+
+# check_spike_times / check_theorem4 moved to fpsnn.checks; importable from here for one release
 __all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
 
 _NO_REC = np.zeros((0, 0))
@@ -47,108 +52,10 @@ _N_CHUNKS = 4  # batch chunks of the adjoint's parallel loop (see _adjoint)
 
 
 # ---------------------------------------------------------------------------------------------------
-# validation of given spike times
-
-
-def check_spike_times(net: Network, times, batch: int) -> list:
-    """Validate spike times from elsewhere (a chip, an emulator): one ``(batch, n_l, k_l)`` array per layer."""
-    if not isinstance(times, (list, tuple)) or len(times) != net.n_layers:
-        raise ValueError(f"times: expected a list of {net.n_layers} arrays (one per layer)")
-    out = []
-    for l, t in enumerate(times):
-        arr = check_spike_array(f"times[{l}]", t, (batch, net.sizes[l]))
-        if np.all(np.isinf(net.theta[l])) and np.any(np.isfinite(arr)):
-            raise ValueError(f"times[{l}]: layer {l} is a non-firing read-out layer but has spikes")
-        out.append(arr)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# per-spike quantities shared by both modes
-
-
-@njit(cache=True, fastmath=FMA)
-def _slope_and_potential(pre_t, pre_j, lay_t, lay_i, lay_flat, q, own_row, w, rec, has_rec, a, b, th):
-    """M_ff = V'(f-) and V(f-) of layer spike q (neuron lay_i[q] at time lay_t[q])."""
-    t = lay_t[q]
-    i = lay_i[q]
-    slope = 0.0
-    pot = 0.0
-    for e in range(pre_t.size):
-        if pre_t[e] >= t:
-            break
-        tau = t - pre_t[e]
-        slope += w[pre_j[e], i] * psp_slope(tau, a, b)
-        pot += w[pre_j[e], i] * psp(tau, a, b)
-    if has_rec:
-        for r in range(q):
-            if lay_t[r] >= t:
-                break
-            tau = t - lay_t[r]
-            j = lay_i[r]
-            if j == i:
-                slope += th * b * math.exp(-b * tau)
-                pot -= th * math.exp(-b * tau)
-            else:
-                slope += rec[j, i] * psp_slope(tau, a, b)
-                pot += rec[j, i] * psp(tau, a, b)
-    else:
-        for m in range(own_row.size):
-            if own_row[m] >= t:
-                break
-            tau = t - own_row[m]
-            slope += th * b * math.exp(-b * tau)
-            pot -= th * math.exp(-b * tau)
-    return slope, pot
-
-
-@njit(parallel=True, cache=True, fastmath=FMA)
-def _theorem4_layer(pre, out, w, rec, has_rec, alpha, beta, theta):
-    batch, n, k = out.shape
-    slope = np.full((batch, n, k), np.nan)
-    pot = np.full((batch, n, k), np.nan)
-    for s in prange(batch):
-        pt, pj, _ = sorted_events(pre[s], math.inf)
-        st, si, sf = sorted_events(out[s], math.inf)
-        for q in range(st.size):
-            i = si[q]
-            m, v = _slope_and_potential(pt, pj, st, si, sf, q, out[s, i], w, rec, has_rec,
-                                        alpha[i], beta[i], theta[i])
-            slope[s, i, sf[q] % k] = m
-            pot[s, i, sf[q] % k] = v
-    return slope, pot
-
-
-def check_theorem4(net: Network, inputs, times, rtol: float = 1e-9):
-    """Assert Theorem 4 on simulated spikes: every diagonal entry M_ff > 0 and V(f) = theta.
-
-    The system is lower triangular by construction (a spike's equation only involves strictly earlier
-    spikes); this checks the diagonal and that each firing equation holds to ``rtol`` relative to the
-    threshold. Raises AssertionError naming the layer and sample.
-    """
-    prev = inputs
-    for l in range(net.n_layers):
-        if np.all(np.isinf(net.theta[l])):
-            break
-        rec = net.recurrent[l]
-        slope, pot = _theorem4_layer(prev, times[l], net.weights[l], _NO_REC if rec is None else rec,
-                                     rec is not None, net.alpha[l], net.beta[l], net.theta[l])
-        fin = np.isfinite(times[l])
-        if np.any(slope[fin] <= 0):
-            s = np.argwhere(fin & (slope <= 0))[0]
-            raise AssertionError(f"Theorem 4 violated: layer {l}, sample {s[0]}, neuron {s[1]}: dV/dt = {slope[tuple(s)]} <= 0")
-        th = np.broadcast_to(net.theta[l][None, :, None], pot.shape)
-        err = np.abs(pot - th)[fin]
-        if err.size and np.max(err / th[fin]) > rtol:
-            raise AssertionError(f"firing equation V(f) = theta off by {np.max(err / th[fin]):.3g} (relative) in layer {l}")
-        prev = times[l]
-
-
-# ---------------------------------------------------------------------------------------------------
 # adjoint mode
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, fac, slope):
     """Adjoint of one neuron of a non-recurrent layer, by two sweeps over its events.
 
@@ -236,7 +143,7 @@ def _adjoint_neuron(pt, pj, pf, own, w_col, a, b, th, src_own, gw_col, src_pre, 
     return n_bad
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_s, gw, grec, src_pre_s):
     """Backward substitution over one sample's spikes of one layer. Returns #spikes with slope <= 0.
 
@@ -263,7 +170,7 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
         t = st[q]
         i = si[q]
         a, b, th = alpha[i], beta[i], theta[i]
-        slope, _ = _slope_and_potential(pt, pj, st, si, sf, q, out_s[i], w, rec, has_rec, a, b, th)
+        slope, _ = slope_and_potential(pt, pj, st, si, q, out_s[i], w, rec, has_rec, a, b, th)
         if not slope > 0.0:
             n_bad += 1
             continue
@@ -290,7 +197,7 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
     return n_bad
 
 
-@njit(parallel=True, cache=True, fastmath=FMA)
+@njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _adjoint_layer(pre, offsets, ev_t, ev_src, ev_flat, out, w, rec, has_rec, alpha, beta, theta, src, n_chunks):
     batch = pre.shape[0]
     n = w.shape[1]
@@ -348,7 +255,7 @@ def _adjoint(net, inputs, times, d_times, orders=None):
 # forward mode (Forward Propagation)
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_s, w, rec, has_rec,
                     alpha, beta, theta, off_w, off_r, up, rows):
     """Rows dF/dp of one sample's spikes of one layer, in time order.
@@ -427,7 +334,7 @@ def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_
     return n_bad
 
 
-@njit(parallel=True, cache=True, fastmath=FMA)
+@njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _forward_layer(pre, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out, w, rec, has_rec,
                    alpha, beta, theta, off_w, off_r, up, width):
     batch, n, k = out.shape
@@ -569,9 +476,16 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
             switched on by ``FPSNN_DEBUG=1``).
 
     Returns:
-        ``(value, grads)`` with ``grads["weights"]`` (list like ``net.weights``), ``grads["recurrent"]``
-        (list like ``net.recurrent``, None where absent), ``grads["n_bad_slopes"]`` and, in adjoint
-        mode, ``grads["inputs"]`` (dL/d input spike times, shaped like the validated input).
+        ``(value, grads)``: ``value`` the loss (float) and ``grads`` a dict with the keys
+
+        * ``"weights"``: list like ``net.weights``; ``grads["weights"][l][j, i]`` = dL/dW[j, i] of layer
+          ``l`` (loss units per weight unit), summed over the batch as the loss defines it (a mean loss
+          gives the mean gradient).
+        * ``"recurrent"``: list like ``net.recurrent``: dL/dR per recurrent layer, None where absent.
+        * ``"n_bad_slopes"``: int, how many spikes had a non-positive slope M_ff = V'(f-) and so carry
+          no gradient (always 0 for simulated times; measured ``times`` can violate Theorem 4).
+        * ``"inputs"`` (adjoint mode only): dL/d(input spike times), ``(batch, n_in, k)`` like the
+          validated input (loss units per time unit; 0 at padding and at inputs after every spike).
     """
     from .losses import as_loss
 

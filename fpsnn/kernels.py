@@ -15,7 +15,11 @@ need no special case and lose no digits.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import numba
 
@@ -23,6 +27,66 @@ import numpy as np
 from numba import njit, prange
 
 INF = math.inf
+
+
+def _writable(path) -> bool:
+    """Whether ``path`` is (or can be made) a directory this process can write a file in."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+        return True
+    except OSError:
+        return False
+
+
+def choose_cache_dir(user_dir, in_tree, fallbacks):
+    """Where numba's compiled-code cache can live: ``(kind, directory)``, or ``(None, None)``.
+
+    ``user_dir``: the user's ``NUMBA_CACHE_DIR`` (or "" / None); ``in_tree``: the package's own
+    ``__pycache__`` (numba's default); ``fallbacks``: other directories to try, in order. The first
+    writable one wins; kind is "user", "in-tree" or "fallback".
+    """
+    if user_dir and _writable(user_dir):
+        return "user", str(user_dir)
+    if _writable(in_tree):
+        return "in-tree", str(in_tree)
+    for d in fallbacks:
+        if _writable(d):
+            return "fallback", str(d)
+    return None, None
+
+
+def configure_numba_cache():
+    """Make sure numba's ``cache=CACHE`` never stops the program (returns whether caching is on).
+
+    Numba raises "cannot cache function ...: no locator available" at import time when neither
+    ``NUMBA_CACHE_DIR``, the package's ``__pycache__`` nor the user's home cache is writable (a
+    service account, a read-only container). Then the cache goes to ``$XDG_CACHE_HOME/fpsnn/numba``
+    (``~/.cache/fpsnn/numba``) or ``<tempdir>/fpsnn-numba-<uid>``, whichever is writable (set as
+    ``NUMBA_CACHE_DIR`` for this process and its children); when none is, the loops compile on every
+    start (a minute or two) and one warning says so.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    try:
+        tmp = os.path.join(tempfile.gettempdir(), f"fpsnn-numba-{uid}")
+    except (OSError, FileNotFoundError):
+        tmp = None
+    kind, where = choose_cache_dir(numba.config.CACHE_DIR, Path(__file__).parent / "__pycache__",
+                                   [d for d in (os.path.join(xdg, "fpsnn", "numba"), tmp) if d])
+    if kind == "fallback":
+        numba.config.CACHE_DIR = where
+        os.environ["NUMBA_CACHE_DIR"] = where
+    elif kind is None:
+        warnings.warn("fpsnn: no writable directory for numba's compiled-code cache (NUMBA_CACHE_DIR, the "
+                      "package's __pycache__, $XDG_CACHE_HOME, the temp dir); running uncached: every start "
+                      "compiles the event loops again. Set NUMBA_CACHE_DIR to a writable directory.",
+                      RuntimeWarning, stacklevel=2)
+    return kind is not None
+
+
+# Pass as ``cache=CACHE`` to every ``njit`` / ``vectorize`` of the package (False: no writable place).
+CACHE = configure_numba_cache()
 
 # The only fast-math flag the compiled loops use: let LLVM fuse a * b + c into one fused multiply-add.
 # A fused operation rounds once instead of twice (never less accurate); no reassociation, no
@@ -53,13 +117,13 @@ def threads_for(batch: int):
         numba.set_num_threads(n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def is_event(v, t_limit):
     """A padded spike-time entry that is an event up to ``t_limit`` (+inf is padding, never an event)."""
     return v <= t_limit and v < math.inf
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def sorted_events(times_s, t_limit):
     """One sample's finite spikes <= t_limit in time order (ties in channel order).
 
@@ -128,7 +192,7 @@ def sorted_events(times_s, t_limit):
     return ev_t, ev_src, ev_flat
 
 
-@njit(parallel=True, cache=True, fastmath=FMA)
+@njit(parallel=True, cache=CACHE, fastmath=FMA)
 def sort_batch(times, t_limit):
     """:func:`sorted_events` of every sample of a batch ``(batch, n, k)``, concatenated.
 
@@ -157,7 +221,7 @@ def sort_batch(times, t_limit):
     return offsets, ev_t, ev_src, ev_flat
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def expm1_ratio(y):
     """(1 - exp(-y)) / y for y >= 0, with the limit 1 at y = 0 (no cancellation for small y).
 
@@ -173,7 +237,7 @@ def expm1_ratio(y):
     return -math.expm1(-y) / y
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def log1p_ratio(y):
     """log(1 + y) / y for y > -1, with the limit 1 at y = 0.
 
@@ -188,7 +252,7 @@ def log1p_ratio(y):
     return math.log1p(y) / y
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def psp(tau, alpha, beta):
     """The post-synaptic kernel h(tau) = (e^{-alpha tau} - e^{-beta tau}) / (beta - alpha), tau >= 0."""
     d = abs(beta - alpha)
@@ -196,26 +260,26 @@ def psp(tau, alpha, beta):
     return math.exp(-m * tau) * tau * expm1_ratio(d * tau)
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def psp_slope(tau, alpha, beta):
     """h'(tau) = e^{-alpha tau} - beta h(tau)  (the membrane ODE applied to a unit current)."""
     return psp_both(tau, alpha, beta)[1]
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def psp_both(tau, alpha, beta):
     """(h(tau), h'(tau)) with one or two transcendental calls (see :func:`span_factors`)."""
     ea, _, h = span_factors(tau, alpha, beta)
     return h, ea - beta * h
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def potential(i0, v0, tau, alpha, beta):
     """V after tau with no event: V0 e^{-beta tau} + I0 h(tau)."""
     return v0 * math.exp(-beta * tau) + i0 * psp(tau, alpha, beta)
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def span_factors(tau, alpha, beta):
     """(e^{-alpha tau}, e^{-beta tau}, h(tau)): all a neuron needs to jump over an event-free span tau.
 
@@ -238,7 +302,7 @@ def span_factors(tau, alpha, beta):
     return other, em, h
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def kernel_peak(alpha, beta):
     """(tau_h, h(tau_h)): time and height of the kernel's maximum, tau_h = log(beta/alpha)/(beta-alpha)."""
     d = beta - alpha
@@ -246,13 +310,19 @@ def kernel_peak(alpha, beta):
     return tau_h, psp(tau_h, alpha, beta)
 
 
-@numba.vectorize(["float64(float64, float64, float64)"], cache=True)
+@numba.vectorize(["float64(float64, float64, float64)"], cache=CACHE)
 def psp_causal(t, alpha, beta):
     """The kernel as a numpy ufunc (broadcasting): h(t) for t > 0, 0 for t <= 0 (before the spike)."""
     return psp(t, alpha, beta) if t > 0.0 else 0.0
 
 
-@numba.vectorize(["float64(float64, float64)"], cache=True)
+@numba.vectorize(["float64(float64, float64, float64)"], cache=CACHE)
+def psp_slope_causal(t, alpha, beta):
+    """The kernel's slope h'(t) as a numpy ufunc: h'(t) for t > 0, 0 for t <= 0 (1/time-unit)."""
+    return psp_slope(t, alpha, beta) if t > 0.0 else 0.0
+
+
+@numba.vectorize(["float64(float64, float64)"], cache=CACHE)
 def psp_peak(alpha, beta):
     """The kernel's maximum h(tau_h) as a numpy ufunc (per neuron: arrays of alpha and beta)."""
     return kernel_peak(alpha, beta)[1]
@@ -263,7 +333,7 @@ RISE_DEGREE = 9   # ... of this degree on each of RISE_PIECES equal pieces of [0
 RISE_LEN = RISE_PIECES * (RISE_DEGREE + 1) + 2  # the coefficients, then tau_h and h_peak
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def rise_table(alpha, beta):
     """The inverse of the kernel's rising branch as piecewise Chebyshev series, plus (tau_h, h_peak).
 
@@ -294,7 +364,7 @@ def rise_table(alpha, beta):
     return out
 
 
-@njit(cache=True, inline="always", fastmath=FMA)
+@njit(cache=CACHE, inline="always", fastmath=FMA)
 def rise_time(rise, s):
     """tau in [0, tau_h] with h(tau) = (1 - s^2) h_peak, s in [0, 1], from a :func:`rise_table`."""
     z = s * RISE_PIECES
@@ -308,7 +378,7 @@ def rise_time(rise, s):
     return x * b1 - b2 + rise[base]
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, rise):
     """First tau in [0, span] with V(tau) = theta reached from below, or +inf if there is none.
 
@@ -375,7 +445,7 @@ def next_crossing(i0, v0, alpha, beta, theta, span, ea_span, eb_span, h_span, ri
     return _refine_crossing(i0, v0, alpha, beta, theta, hi, tau)
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _refine_crossing(i0, v0, alpha, beta, theta, hi, tau):
     """The root of V(tau) = theta on [0, hi], where V increases from V0 < theta to V(hi) >= theta.
 

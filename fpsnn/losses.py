@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels import psp_causal, psp_slope_causal
+
 __all__ = ["Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
            "as_loss", "predict"]
 
@@ -188,11 +190,9 @@ class MembraneRegression(Loss):
         w = net.weights[-1]
         # tau[n, j, k, r] = t_r - g; only strictly earlier input spikes count
         tau = t_read[None, None, None, :] - pre[..., None]
-        valid = np.isfinite(tau) & (tau > 0)
-        tau0 = np.where(valid, tau, 0.0)
-        h, hp = _kernel_and_slope(tau0[..., None], a, b)            # (n, j, k, r, o)
-        h = np.where(valid[..., None], h, 0.0)
-        hp = np.where(valid[..., None], hp, 0.0)
+        tau = np.where(np.isfinite(tau), tau, 0.0)[..., None]        # padding: no spike, no term
+        h = psp_causal(tau, a, b)                                    # (n, j, k, r, o); 0 unless g < t_r
+        hp = psp_slope_causal(tau, a, b)
         y_kernel = h.sum(axis=2)                                     # (n, j, r, o): dV/dW
         v = np.einsum("njro,jo->nor", y_kernel, w)
         err = v - y
@@ -206,13 +206,3 @@ class MembraneRegression(Loss):
         d_params = {"weights": [None] * (net.n_layers - 1) + [d_w]}
         return value, d_times, d_params
 
-
-def _kernel_and_slope(tau, alpha, beta):
-    """Vectorised h(tau) and h'(tau) (stable for alpha ~ beta, see fpsnn.kernels)."""
-    d = np.abs(beta - alpha)
-    m = np.minimum(alpha, beta)
-    y = d * tau
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(y == 0, 1.0, -np.expm1(-y) / np.where(y == 0, 1.0, y))
-    h = np.exp(-m * tau) * tau * ratio
-    return h, np.exp(-alpha * tau) - beta * h

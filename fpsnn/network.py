@@ -78,7 +78,16 @@ def _per_layer(name: str, value, sizes: Sequence[int], allow_inf: bool = False) 
     return out
 
 
-@dataclass
+def _summary(values: list) -> str:
+    """One number per layer when the layer is uniform, else its range: ``[1, 0.5..2]``."""
+    parts = []
+    for v in values:
+        lo, hi = float(np.min(v)), float(np.max(v))
+        parts.append(f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}")
+    return "[" + ", ".join(parts) + "]"
+
+
+@dataclass(repr=False)
 class Network:
     """A layered LIF network (see the module docstring for the equations and units).
 
@@ -105,6 +114,11 @@ class Network:
         if isinstance(self.weights, np.ndarray) or not isinstance(self.weights, (list, tuple)) or not self.weights:
             raise ValueError("weights: expected a non-empty list of 2-d arrays, one per layer")
         self.weights = [check_finite_array(f"weights[{l}]", w, ndim=2) for l, w in enumerate(self.weights)]
+        if self.weights[0].shape[0] == 0:
+            raise ValueError("weights[0]: has 0 rows; the network needs at least 1 input channel")
+        for l, w in enumerate(self.weights):
+            if w.shape[1] == 0:
+                raise ValueError(f"weights[{l}]: layer {l} has 0 neurons (shape {w.shape}); every layer needs >= 1")
         for l in range(1, len(self.weights)):
             if self.weights[l].shape[0] != self.weights[l - 1].shape[1]:
                 raise ValueError(
@@ -142,6 +156,13 @@ class Network:
             raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
         self.max_spikes = int(self.max_spikes)
 
+    def __repr__(self) -> str:
+        """One line: sizes, per-layer alpha / beta / theta (a range where neurons differ), recurrence."""
+        rec = [l for l, r in enumerate(self.recurrent) if r is not None]
+        return (f"Network(sizes={self.n_inputs}-" + "-".join(str(n) for n in self.sizes)
+                + f", alpha={_summary(self.alpha)}, beta={_summary(self.beta)}, theta={_summary(self.theta)}"
+                + f", t_max={self.t_max:g}, recurrent_layers={rec}, max_spikes={self.max_spikes})")
+
     # ------------------------------------------------------------------ shape helpers
     @property
     def n_inputs(self) -> int:
@@ -174,7 +195,8 @@ class Network:
         return simulate(self, x, debug=debug)
 
     def value_and_grad(self, x, loss, mode: str = "adjoint", times=None, debug: bool = False):
-        """Loss value and its exact gradient; see :func:`fpsnn.gradients.value_and_grad`."""
+        """``(value, grads)``: the loss and its exact gradient; see :func:`fpsnn.gradients.value_and_grad`
+        (which documents every key of ``grads``)."""
         from .gradients import value_and_grad
         return value_and_grad(self, x, loss, mode=mode, times=times, debug=debug)
 

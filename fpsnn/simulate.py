@@ -23,15 +23,19 @@ on a chip replace simulated ones.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors, threads_for
-from .network import Network
+from .checks import check_input_times, check_spike_array, check_theorem4, debug_enabled  # noqa: F401
+from .kernels import CACHE, FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors, threads_for
 
+if TYPE_CHECKING:  # annotations only: Network is a convenience over these functions, not below them
+    from .network import Network
+
+# check_input_times / check_spike_array live in fpsnn.checks; re-exported here (their old home)
 __all__ = ["SimulationResult", "simulate", "check_input_times", "check_spike_array", "membrane_potential"]
 
 
@@ -67,57 +71,11 @@ class SimulationResult:
         return np.isfinite(self.times[layer]).sum(axis=2)
 
 
-def debug_enabled(debug: bool = False) -> bool:
-    """``debug`` or the environment variable ``FPSNN_DEBUG`` set to anything but "" / "0".
-
-    The test suite sets it, so every simulation in every test checks Theorem 4.
-    """
-    return bool(debug) or os.environ.get("FPSNN_DEBUG", "") not in ("", "0")
-
-
-def check_spike_array(name: str, value, shape: tuple) -> np.ndarray:
-    """Padded spike times as C-contiguous float64 ``(*shape, k)``, or ValueError naming ``name``.
-
-    ``value`` may omit the last axis (one spike or none per neuron). ``+inf`` means "no spike"; NaN,
-    negative or -inf times, and times not sorted along the last axis are errors.
-    """
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be converted to float64 spike times ({exc})") from None
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[:2] != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)} or {tuple(shape) + ('k',)}, got {np.shape(value)}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name}: the batch is empty")
-    if np.any(np.isnan(arr)):
-        raise ValueError(f"{name}: contains NaN spike times (use np.inf for 'no spike')")
-    if np.any(arr < 0):
-        raise ValueError(f"{name}: spike times must be >= 0 (found {arr.min()})")
-    if arr.shape[2] > 1 and np.any(arr[:, :, 1:] < arr[:, :, :-1]):  # (inf - inf would warn)
-        raise ValueError(f"{name}: each neuron's spike times must be sorted along the last axis")
-    return np.ascontiguousarray(arr)
-
-
-def check_input_times(x, n_in: int, name: str = "x") -> np.ndarray:
-    """Validate input spike times ``(batch, n_in[, k])`` and return them as ``(batch, n_in, k)`` float64."""
-    try:
-        shape = np.shape(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name}: cannot be converted to float64 spike times ({exc})") from None
-    if len(shape) in (2, 3) and shape[1] != n_in:
-        raise ValueError(f"{name}: has {shape[1]} input channels but weights[0] has {n_in} rows")
-    if len(shape) not in (2, 3):
-        raise ValueError(f"{name}: expected shape (batch, n_in) or (batch, n_in, k), got {shape}")
-    return check_spike_array(name, x, (shape[0], n_in))
-
-
 # ---------------------------------------------------------------------------------------------------
 # compiled event loop
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, rise_of, t_max, out, cnt):
     """One sample of a layer without recurrence; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped.
 
@@ -175,7 +133,7 @@ def _run_independent(ev_t, ev_src, w_t, alpha, beta, theta, rise, rise_of, t_max
     return n_capped
 
 
-@njit(cache=True, fastmath=FMA)
+@njit(cache=CACHE, fastmath=FMA)
 def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max, out, cnt):
     """One sample of a recurrent layer; fills ``out`` (n, K) and ``cnt`` (n,); returns #capped neurons.
 
@@ -236,7 +194,7 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max,
     return capped.sum()
 
 
-@njit(parallel=True, cache=True, fastmath=FMA)
+@njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, rise, rise_of, t_max, kmax):
     """Spike times ``(batch, n, k)`` (k = the most spikes any neuron fired, >= 1), counts and #capped.
 
@@ -324,7 +282,6 @@ def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult
         orders.append(order)
     res = SimulationResult(inputs=inputs, times=times, n_capped=capped, input_order=orders)
     if debug_enabled(debug):
-        from .gradients import check_theorem4
         check_theorem4(net, res.inputs, res.times)
     return res
 
@@ -346,7 +303,7 @@ def membrane_potential(net: Network, x, times, t_grid, layer: int = -1) -> np.nd
                      net.recurrent[layer] is not None, a, b, np.where(np.isinf(th), 0.0, th), t_grid)
 
 
-@njit(parallel=True, cache=True, fastmath=FMA)
+@njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _membrane(pre, own, w, rec, has_rec, alpha, beta, theta, t_grid):
     batch, n_pre, k_pre = pre.shape
     n = w.shape[1]

@@ -11,7 +11,14 @@ Each mode is timed over at least ``--min-seconds`` of back-to-back batches after
 batches (a training epoch is such a run of batches; a handful of calls is at the mercy of thread
 start-up and frequency ramps).
 
-    python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--json]
+``--contended`` times every mode twice in the same run: quiet, then while one CPU-bound competitor
+process (a pure-Python busy loop, not pinned) runs for the duration of the timed part. The ratio
+contended / quiet says how gracefully the parallel code shares a busy machine: with N cores, N
+threads and one competitor, a fair scheduler leaves this process N / (N + 1) of the CPU (2 cores:
+~67 %); a parallel region whose join waits for a descheduled thread falls far below that.
+Compare ratios measured in the same run: other load on the machine changes both figures.
+
+    python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--contended] [--json]
 """
 from __future__ import annotations
 
@@ -19,12 +26,17 @@ import argparse
 import json
 import os
 import resource
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 
 import numba
 import numpy as np
 
 import fpsnn
+
+MODES = ("adjoint", "forward")
 
 
 def yinyang_network(rng) -> fpsnn.Network:
@@ -33,13 +45,45 @@ def yinyang_network(rng) -> fpsnn.Network:
     return fpsnn.Network(weights=[w1, w2], alpha=0.999, beta=1.0, theta=1.0, t_max=2.0)
 
 
+@contextmanager
+def competitor():
+    """One CPU-bound process (a pure-Python busy loop) running while the block runs."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True:\n    pass"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)  # let it reach the busy loop before the clock starts
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def time_mode(net, x, loss, mode: str, batch: int, min_seconds: float) -> dict:
+    """Back-to-back batches of ``value_and_grad`` for at least ``min_seconds``: rates and counts."""
+    repeats = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    while repeats == 0 or time.perf_counter() - t0 < min_seconds:
+        net.value_and_grad(x, loss, mode=mode)
+        repeats += 1
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # samples per CPU-second: robust to other load on the machine; x cores = an idle machine's rate
+    return {"samples_per_s": repeats * batch / wall, "s_per_batch": wall / repeats,
+            "samples_per_cpu_s": repeats * batch / cpu, "batches": repeats}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=150)
     ap.add_argument("--min-seconds", type=float, default=2.0, help="time each mode for at least this long")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--contended", action="store_true",
+                    help="also time every mode while one CPU-bound competitor process runs")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    if args.batch < 1:
+        ap.error(f"--batch = {args.batch}: must be >= 1")
+    if not args.min_seconds > 0:
+        ap.error(f"--min-seconds = {args.min_seconds}: must be > 0")
 
     rng = np.random.default_rng(args.seed)
     net = yinyang_network(rng)
@@ -47,19 +91,17 @@ def main(argv=None):
     labels = rng.integers(0, 3, args.batch)
     loss = fpsnn.losses.FirstSpikeCrossEntropy(labels, tau0=0.2, tau1=1.0, gamma=0.005)
 
-    out = {"batch": args.batch, "threads": numba.get_num_threads()}
-    for mode in ("adjoint", "forward"):
+    out = {"batch": args.batch, "threads": numba.get_num_threads(), "cpus": os.cpu_count(),
+           "load_average_start": os.getloadavg()[0]}
+    for mode in MODES:
         for _ in range(3):  # compile, then warm up threads and caches
             net.value_and_grad(x, loss, mode=mode)
-        repeats = 0
-        t0, c0 = time.perf_counter(), time.process_time()
-        while repeats == 0 or time.perf_counter() - t0 < args.min_seconds:
-            net.value_and_grad(x, loss, mode=mode)
-            repeats += 1
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        # samples per CPU-second: robust to other load on the machine; x cores = an idle machine's rate
-        out[mode] = {"samples_per_s": repeats * args.batch / wall, "s_per_batch": wall / repeats,
-                     "samples_per_cpu_s": repeats * args.batch / cpu, "batches": repeats}
+        out[mode] = time_mode(net, x, loss, mode, args.batch, args.min_seconds)
+        if args.contended:
+            with competitor():
+                out.setdefault("contended", {})[mode] = time_mode(net, x, loss, mode, args.batch, args.min_seconds)
+            out.setdefault("contended_ratio", {})[mode] = (out["contended"][mode]["samples_per_s"]
+                                                           / out[mode]["samples_per_s"])
     res = net.simulate(x)
     out["spikes_per_sample"] = {"hidden": float(res.spike_counts(0).sum(1).mean()),
                                 "output": float(res.spike_counts(1).sum(1).mean())}
@@ -67,12 +109,16 @@ def main(argv=None):
     out["load_average"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(out))
-    else:
-        for mode in ("adjoint", "forward"):
-            print(f"{mode:8s}: {out[mode]['samples_per_s']:10.0f} samples/s  ({out[mode]['s_per_batch'] * 1e3:.2f} ms "
-                  f"per batch of {args.batch}; {out[mode]['samples_per_cpu_s']:.0f} samples per CPU-second)")
-        print(f"spikes per sample: {out['spikes_per_sample']}; threads: {out['threads']}; peak memory: "
-              f"{out['peak_mem_mb']:.0f} MB; load average {out['load_average']:.1f}")
+        return
+    for mode in MODES:
+        print(f"{mode:8s}: {out[mode]['samples_per_s']:10.0f} samples/s  ({out[mode]['s_per_batch'] * 1e3:.2f} ms "
+              f"per batch of {args.batch}; {out[mode]['samples_per_cpu_s']:.0f} samples per CPU-second)")
+        if args.contended:
+            c = out["contended"][mode]
+            print(f"{'':8s}  {c['samples_per_s']:10.0f} samples/s with one CPU-bound competitor "
+                  f"({100 * out['contended_ratio'][mode]:.0f} % of quiet)")
+    print(f"spikes per sample: {out['spikes_per_sample']}; threads: {out['threads']}; peak memory: "
+          f"{out['peak_mem_mb']:.0f} MB; load average {out['load_average']:.1f}")
 
 
 if __name__ == "__main__":

@@ -426,7 +426,7 @@ def central_difference(fun, params, h_rel=1e-6, masks=None, richardson=False):
     perturbed, the others get 0 (e.g. the zero diagonal of a recurrent matrix, which must stay zero).
 
     Returns the gradients as a list shaped like ``params``. To skip points where the spike count changes
-    under the perturbation, let ``fun`` record (or raise on) such a change (see tests/test_gradients_fd.py).
+    under the perturbation, let ``fun`` record (or raise on) such a change (see tests/core/test_gradients_fd.py).
     """
     params = [None if p is None else np.array(p, dtype=np.float64) for p in params]
     grads = []

@@ -176,5 +176,5 @@ def test_gradients_match_finite_differences(mode):
     got = [g["weights"][0], g["recurrent"][0], g["weights"][1]]
     scale = max(np.max(np.abs(f)) for f in fd)
     for name, a, b in zip(["weights[0]", "recurrent[0]", "weights[1]"], got, fd):
-        # Richardson FD: truncation O(h^4), rounding ~1e-10 (see tests/test_gradients_fd.py)
+        # Richardson FD: truncation O(h^4), rounding ~1e-10 (see tests/core/test_gradients_fd.py)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * scale, err_msg=name)

@@ -182,3 +182,21 @@ def test_all_silent_network_gives_finite_loss_and_zero_grads(mode):
     assert np.isfinite(value)
     for g in grads["weights"]:
         assert np.all(g == 0.0)
+
+
+# ------------------------------------------------------------------ empty layers
+def test_zero_neuron_layer_is_refused_naming_the_layer():
+    with pytest.raises(ValueError, match=r"weights\[0\]: layer 0 has 0 neurons"):
+        make(weights=[np.ones((2, 0)), np.ones((0, 2))])
+    with pytest.raises(ValueError, match=r"weights\[1\]: layer 1 has 0 neurons"):
+        make(weights=[W1, np.ones((3, 0))])
+    with pytest.raises(ValueError, match=r"weights\[0\]: has 0 rows"):
+        make(weights=[np.ones((0, 3)), W2])
+
+
+def test_repr_is_one_line_without_weights():
+    net = make(weights=[np.full((2, 3), 1.2345678), W2], alpha=[1.0, np.array([0.5, 2.0])],
+               recurrent=[np.zeros((3, 3)), None])
+    text = repr(net)
+    assert "\n" not in text and "1.2345678" not in text and len(text) < 200
+    assert "sizes=2-3-2" in text and "alpha=[1, 0.5..2]" in text and "recurrent_layers=[0]" in text

@@ -104,3 +104,17 @@ def test_numpy_kernel_ufuncs_match_the_scalar_kernel():
     for a, b in [(0.999, 1.0), (1.0, 1.0), (2.0, 1.0)]:
         np.testing.assert_array_equal(K.psp_causal(t, a, b), [K.psp(v, a, b) if v > 0 else 0.0 for v in t])
         assert K.psp_peak(a, b) == K.kernel_peak(a, b)[1]
+
+
+def test_slope_ufunc_matches_the_closed_form_and_the_scalar_kernel():
+    # h'(t) = (beta e^{-beta t} - alpha e^{-alpha t}) / (beta - alpha): away from alpha ~ beta the
+    # closed form has no cancellation, so both must agree to rounding
+    t = np.array([-1.0, 0.0, 1e-6, 0.3, 2.0, 9.0])
+    for a, b in [(0.5, 1.0), (2.0, 1.0), (1.0, 3.0)]:
+        closed = np.where(t > 0, (b * np.exp(-b * t) - a * np.exp(-a * t)) / (b - a), 0.0)
+        np.testing.assert_allclose(K.psp_slope_causal(t, a, b), closed, rtol=1e-13, atol=1e-16)
+        h = np.where(t > 0, (np.exp(-a * t) - np.exp(-b * t)) / (b - a), 0.0)
+        np.testing.assert_allclose(K.psp_causal(t, a, b), h, rtol=1e-13, atol=1e-16)
+    for a, b in [(0.999, 1.0), (1.0, 1.0)]:  # the ufunc is the scalar kernel, also where alpha ~ beta
+        np.testing.assert_allclose(K.psp_slope_causal(t, a, b),
+                                   [K.psp_slope(v, a, b) if v > 0 else 0.0 for v in t], rtol=1e-15, atol=0)

@@ -1,4 +1,4 @@
-"""Sanity tests of the test oracle itself (tests/reference.py) -- no fpsnn core involved.
+"""Sanity tests of the test oracle itself (tests/core/reference.py) -- no fpsnn core involved.
 
 If these fail, every core test that uses the reference is suspect; if they pass, the reference agrees with
 hand-derived closed forms, with an independent ODE formulation of the same neuron, and with its own

@@ -1,4 +1,4 @@
-"""The core simulator's spike times match the independent brute-force reference (tests/reference.py).
+"""The core simulator's spike times match the independent brute-force reference (tests/core/reference.py).
 
 Tolerances
 ----------

@@ -193,3 +193,32 @@ def test_process_killed_mid_write_leaves_the_old_file_intact(tmp_path, net):
     assert_same_network(net2, net)
     # The only debris is the dead writer's hidden temp file, never a damaged destination.
     assert all(p.name == "m.fpsnn" or p.name.startswith(".m.fpsnn.") for p in tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_new_files_get_the_users_umask_not_0600(tmp_path, net, umask, expected):
+    old = os.umask(umask)
+    try:
+        path = io.save_model(tmp_path / "m.fpsnn", net)
+        report = io.write_atomic(tmp_path / "sub" / "report.json", b"{}")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == expected
+    assert report.stat().st_mode & 0o777 == expected
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_replacing_a_file_keeps_its_permissions(tmp_path, net):
+    path = io.save_model(tmp_path / "m.fpsnn", net)
+    os.chmod(path, 0o640)
+    io.save_model(path, net, {"again": True})
+    assert path.stat().st_mode & 0o777 == 0o640 and io.load_model(path)[1] == {"again": True}
+
+
+def test_a_directory_is_said_to_be_one(tmp_path, net):
+    (tmp_path / "run.fpsnn").mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        io.load_model(tmp_path / "run.fpsnn")
+    with pytest.raises(ValueError, match="is a directory"):
+        io.save_model(tmp_path / "run.fpsnn", net)
