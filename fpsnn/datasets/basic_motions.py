@@ -1,0 +1,43 @@
+"""Basic Motions (UEA archive, bundled in sktime 1.2): a smartwatch's 3-axis accelerometer and gyroscope.
+
+Each sample is 100 steps (10 s at 10 Hz) of 6 channels (accelerometer x, y, z, then gyroscope x, y, z),
+a dense ``(n, 6, 100)`` float64 array; classes (in this order): standing, walking, running, badminton
+-> 0 ... 3. Split: the archive's own, 40 training and 40 test samples (10 per class each); ``validation``
+is the test split. Needs the ``data`` extra (sktime).
+
+Encoding: send-on-delta (:class:`fpsnn.encoding.DeltaEncoder`) at 25 steps per time unit (the series ends
+at t = 3.96), thresholds = 1 x each channel's training step-difference standard deviation, start level =
+the training mean, at most 32 spikes per input; 12 inputs (fits a Xylo chip's 16), about 170 spikes per
+sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..encoding import DeltaEncoder
+from . import Hyperparameters
+from .archive import load_archive
+
+N_FEATURES = 6  # channels
+N_CLASSES = 4
+CLASSES = ("standing", "walking", "running", "badminton")
+SAMPLE_RATE = 25.0  # steps per time unit
+DESCRIPTION = "Basic Motions (sktime/UEA): 6 IMU channels x 100 steps, 4 activities; train 40, test 40"
+
+# Defaults sized for about 170 input spikes per sample over 4 time units (integrator: tune).
+HYPERPARAMETERS = Hyperparameters(
+    alpha=0.999, beta=1.0, theta=1.0, t_max=4.0, t_sim=5.0, t_early=0.0,
+    hidden=(60,), init_mean=(0.05, 0.1), init_std=(0.2, 0.1),
+    lr=0.005, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=10, epochs=200, max_spikes=32)
+
+
+def load(split: str):
+    """Dense series ``(40, 6, 100)`` float64 and int64 labels 0-3 (``validation`` = ``test``)."""
+    x, y = load_archive("load_basic_motions", "basic_motions", "train" if split == "train" else "test", CLASSES)
+    return np.stack(list(x)), y
+
+
+def encoder(hyper: Hyperparameters) -> DeltaEncoder:
+    """Send-on-delta fitted on the training split (module docstring)."""
+    x, _ = load("train")
+    return DeltaEncoder(sample_rate=SAMPLE_RATE, threshold_scale=1.0, baseline="mean", max_spikes=32).fit(x)
