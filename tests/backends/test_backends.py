@@ -48,6 +48,7 @@ def test_registry_imports_no_vendor_package():
 
 
 # ------------------------------------------------------------------------------------------- Xylo
+@pytest.mark.vendor
 @pytest.mark.parametrize("target", XYLO)
 def test_xylo_emulator_and_xylosim_give_identical_spikes(target):
     rng = np.random.default_rng(1)
@@ -142,6 +143,7 @@ def test_rockpool_spec_file_spells_keys_for_each_consumer_and_round_trips(tmp_pa
 
 
 # ------------------------------------------------------------------------------------------- Loihi
+@pytest.mark.vendor
 def test_loihi_emulator_and_lava_fixed_pt_give_identical_spikes_with_recurrence():
     rng = np.random.default_rng(7)
     net = _net(rng, n_hid=10, rec=True)

@@ -103,6 +103,7 @@ def _first_error(net, layer_times, exact, layer):
     return float(np.mean(np.abs(t(layer_times) - t(exact.times[layer]))))
 
 
+@pytest.mark.vendor
 def test_dynapsim_runs_the_mapped_network_and_calibration_helps(calibrated):
     b, net, program, report = calibrated
     x = _yinyang_x()
@@ -119,6 +120,7 @@ def test_dynapsim_runs_the_mapped_network_and_calibration_helps(calibrated):
     assert any("weight gains fitted" in line for line in report.binding_limits)
 
 
+@pytest.mark.vendor
 def test_spec_file_rebuilds_the_same_dynapsim_network(calibrated, tmp_path):
     import jax
     from rockpool.devices.dynapse import dynapsim_net_from_spec
@@ -139,6 +141,7 @@ def test_spec_file_rebuilds_the_same_dynapsim_network(calibrated, tmp_path):
     assert len(load_spec(path, "config")["sign_in"]) == 2
 
 
+@pytest.mark.vendor
 def test_dynapsim_lone_inhibition_has_no_effect(calibrated):
     """Documents the reported DynapSim limit: inhibitory input in a step without excitation is clipped."""
     from fpsnn.backends.dynapse.vendor import run_dynapsim
@@ -162,17 +165,16 @@ def test_dynapsim_lone_inhibition_has_no_effect(calibrated):
     assert run(same_step).sum() < base.sum()
 
 
-def test_deploy_report_counts_destination_cores(tmp_path):
-    from fpsnn import deploy
-
+def test_resources_count_destination_cores():
     b = backends.get(CHIP)
     net = _net()
     program, _ = quantize_dynapse(net, CHIP, DT)
-    res = deploy.resources(net, b.chip, program)
+    res = b.resources(net, program)
     assert res["cores"] == [2, 16] and res["max_fan_out"] == [1, 4]    # every hidden neuron reaches the output core
     assert res["max_fan_in"] == [10, 64] and res["synapses"][0] == 80
 
 
+@pytest.mark.vendor
 def test_mismatch_is_a_fraction_and_changes_the_run(calibrated):
     from fpsnn.backends.dynapse.vendor import run_dynapsim
 

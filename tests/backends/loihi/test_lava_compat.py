@@ -1,4 +1,4 @@
-"""The Python 3.11 import workaround for lava-nc 0.10 (backends/lava/compat.py).
+"""The Python 3.11 import workaround for lava-nc 0.10 (backends/loihi/compat.py).
 
 The import itself runs in a fresh interpreter: in this pytest process Lava may already have been
 imported by another test, which would make the check vacuous.
@@ -51,6 +51,7 @@ def test_import_lava_restores_dataclass_and_is_idempotent():
     """)
 
 
+@pytest.mark.vendor
 def test_ring_buffer_dense_lif_run_after_import_lava():
     _run("""
         import numpy as np
@@ -112,16 +113,18 @@ def test_missing_lava_message(monkeypatch):
 
 
 def test_board_path_says_lava_loihi_is_missing():
+    from fpsnn.backends.loihi import board
     from fpsnn.backends.loihi.program import LoihiProgram
-    from fpsnn.backends.loihi import vendor as sim
 
-    if sim.lava_loihi_available():
+    if board.lava_loihi_available():
         pytest.skip("lava-loihi is installed here")
+    assert board.available(None) == (False, board.LAVA_LOIHI_HINT)
     program = LoihiProgram(layers=[dict(weights=[[1]])])
     with pytest.raises(ImportError, match="lava-loihi"):
-        sim.run_lava_board(program, np.zeros((1, 3, 1), np.int8))
+        board.run_lava_board(program, np.zeros((1, 3, 1), np.int8))
 
 
+@pytest.mark.vendor
 def test_import_after_the_start_method_was_fixed():
     """numba's parallel loops fix the multiprocessing start method; Lava's import must survive it."""
     _run("""

@@ -107,6 +107,7 @@ def assert_identical(lava, emu, program):
 _coverage = {"programs": 0, "spikes": 0, "recurrent": 0, "u_wrapped": 0, "v_clipped": 0, "layers": set()}
 
 
+@pytest.mark.vendor
 @pytest.mark.parametrize("i", range(N_PROGRAMS))
 def test_emulator_matches_lava_fixed_pt(i):
     run_lava_fixed_pt = _lava()
@@ -137,6 +138,7 @@ def test_random_programs_covered_the_interesting_cases():
     assert _coverage["u_wrapped"] >= 3 and _coverage["v_clipped"] >= 3
 
 
+@pytest.mark.vendor
 def test_int32_wrap_of_huge_fan_in_matches_lava():
     """1100 inputs of 255 << 7 overflow Lava's int32 ``a_in << 6``; the emulator wraps the same way."""
     run_lava_fixed_pt = _lava()
@@ -150,6 +152,7 @@ def test_int32_wrap_of_huge_fan_in_matches_lava():
 
 
 # ----------------------------------------------------------------------------- timing conventions
+@pytest.mark.vendor
 def test_timing_conventions_measured_in_lava():
     """Input at step k moves u of layer 0 at k + 1, of layer 1 at k + 2 (one Dense delay per hop)."""
     run_lava_fixed_pt = _lava()
@@ -164,6 +167,7 @@ def test_timing_conventions_measured_in_lava():
         assert np.flatnonzero(result.spikes[1][0, :, 0]).tolist() == [5]
 
 
+@pytest.mark.vendor
 def test_lava_runner_isolates_samples():
     """A sample gives the same result alone and after a busy sample (no state leaks between samples)."""
     run_lava_fixed_pt = _lava()
@@ -194,6 +198,7 @@ def test_hardware_md_example():
     assert r.spikes[0][0, :, 0].tolist() == [0, 0, 0, 0, 1, 0]
 
 
+@pytest.mark.vendor
 def test_weight_truncation_like_lava():
     mixed = dict(weights=np.array([[37, -51, 255, -256]]), num_weight_bits=8, sign_mode="mixed")
     assert effective_weights(mixed).tolist() == [[36, -52, 254, -256]]

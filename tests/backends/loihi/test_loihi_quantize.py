@@ -162,6 +162,7 @@ def test_dequantize_rejects_what_the_float_model_lacks():
             dequantize_loihi(LoihiProgram(layers=[{**base, **extra}]))
 
 
+@pytest.mark.vendor
 def test_quantized_program_runs_identically_in_lava():
     from fpsnn.backends.loihi import compat
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from fpsnn.backends.xylo import emulator
-from fpsnn.backends.xylo.program import XyloProgram
-from fpsnn.backends.xylo.program import LIMITS
+from fpsnn.backends.xylo.program import LIMITS, XyloProgram
 
 N_RANDOM = 160  # randomized programs compared with xylosim (v1 and v2)
 
@@ -88,12 +87,14 @@ def random_runs():
     return runs
 
 
+@pytest.mark.vendor
 def test_emulator_matches_xylosim_on_random_programs(random_runs):
     bad = [f"case {k} (v{p.version}): {m}" for k, (p, r, a, b) in enumerate(random_runs) if (m := _mismatch(a, b))]
     assert not bad, "\n".join(bad)
     assert len(random_runs) >= 100
 
 
+@pytest.mark.vendor
 def test_random_programs_cover_the_corner_cases(random_runs):
     """The identity above is only evidence where the cases exercised the arithmetic's corners."""
     seen = dict.fromkeys(["v1", "v2", "bias", "aliases", "recurrent", "two synapses", "input > 15",
@@ -137,6 +138,7 @@ def _both(prog, raster):
     return a
 
 
+@pytest.mark.vendor
 def test_bitshift_decay_and_its_minimum_step():
     # +17 with dash 4 -> 16, 15 (x>>4 = 1); -17 -> -15, -14 (floor shifts: -17>>4 = -2)
     raster = np.zeros((1, 3, 1), int)
@@ -150,6 +152,7 @@ def test_bitshift_decay_and_its_minimum_step():
     assert pos.tolist() == [50, 25, 13] and neg.tolist() == [-50, -25, -12]
 
 
+@pytest.mark.vendor
 def test_dash_syn_zero_erases_input_and_bias_integrates_with_minimum_decay():
     raster = np.ones((1, 4, 1), int)
     a = _both(_single(w=100, dash_syn=0, dash_mem=4, bias=5), raster)
@@ -157,6 +160,7 @@ def test_dash_syn_zero_erases_input_and_bias_integrates_with_minimum_decay():
     assert a.state[0]["vmem"][0, :, 0].tolist() == [5, 9, 13, 17]
 
 
+@pytest.mark.vendor
 def test_thirty_one_events_per_step_with_surplus_kept():
     raster = np.zeros((1, 2, 1), int)
     raster[0, 0, 0] = 1
@@ -166,6 +170,7 @@ def test_thirty_one_events_per_step_with_surplus_kept():
     assert a.state[0]["vmem"][0, 0, 0] == 16255 - 31
 
 
+@pytest.mark.vendor
 def test_input_counts_clip_at_fifteen_and_hidden_to_output_is_one_step_late():
     raster = np.zeros((1, 3, 1), int)
     raster[0, 0, 0] = 40
@@ -176,6 +181,7 @@ def test_input_counts_clip_at_fifteen_and_hidden_to_output_is_one_step_late():
     assert a.state[1]["isyn"][0, 1, 0, 0] != 0            # ... and its events in step 1
 
 
+@pytest.mark.vendor
 def test_vmem_stuck_at_minimum_with_dash_mem_zero_in_v2_only():
     # input 0 drives V to -32768; in v2 with dash_mem 0, -decay(-32768) wraps to -32768, so even the
     # largest positive current (input 1, step 2) cannot lift V; v1 decays V first and recovers
@@ -195,6 +201,7 @@ def test_vmem_stuck_at_minimum_with_dash_mem_zero_in_v2_only():
     assert v1["vmem"][0, :, 0].tolist() == [-32767, -32766, 32766]
 
 
+@pytest.mark.vendor
 def test_aliases_share_events_within_the_step():
     prog = XyloProgram(weights_in=[[100, 0, 0]], weights_rec=None, weights_out=np.ones((3, 1), int),
                        dash_mem=15, dash_syn=15, dash_syn_2=None, dash_mem_out=4, dash_syn_out=4,
@@ -203,6 +210,7 @@ def test_aliases_share_events_within_the_step():
     assert a.spikes[0][0, 0].tolist() == [9, 9, 9]
 
 
+@pytest.mark.vendor
 def test_large_batch_split_over_threads_matches_xylosim():
     rng = np.random.default_rng(11)
     prog, _ = _random_case(rng, 2)
