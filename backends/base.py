@@ -64,12 +64,12 @@ _ADVICE = {
     "layers": "train with at most {hidden_layers} hidden layer(s)",
 }
 _LABEL = {"inputs": "inputs", "hidden_neurons": "hidden", "output_neurons": "outputs",
-          "max_fan_in": "max fan-in", "max_fan_out": "max fan-out", "layers": "layers"}
+          "max_fan_in": "max_fan_in", "max_fan_out": "max_fan_out", "layers": "layers"}
 
 
 def fit_error(chip: str, what: str, used, limit, unit: str, advice: str) -> ValueError:
-    """The one message shape of every fit check: ``"{what} = {used} > {limit} {unit} on {chip}: {advice}"``."""
-    return ValueError(f"{what} = {used} > {limit} {unit} on {chip}: {advice}")
+    """The message shape of every count check: ``"{what} = {used} > {limit} [{unit}] on {chip}: {advice}"``."""
+    return ValueError(f"{what} = {used} > {limit}{' ' + unit if unit else ''} on {chip}: {advice}")
 
 
 class Backend:

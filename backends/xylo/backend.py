@@ -45,8 +45,8 @@ class XyloBackend(Backend):
         only the first ``input_targets`` hidden neurons and outputs fed only by the last ``output_sources``."""
         chip = self.chip
         if net.n_layers != 2:
-            raise fit_error(self.name, "layers", net.n_layers, 1, "hidden + 1 output (exactly)",
-                            "train with exactly one hidden layer (a Xylo program has one hidden population)")
+            raise ValueError(f"layers = {net.n_layers}, but a program on {self.name} has exactly one hidden and one "
+                             "output layer: train with exactly one hidden layer")
         if net.recurrent[1] is not None and np.any(net.recurrent[1]):
             raise ValueError(f"net: recurrent weights on the output layer, but {self.name} output neurons have "
                              "no recurrence: train without output recurrence")

@@ -97,9 +97,9 @@ def test_board_engines_say_what_is_missing_and_never_import_samna():
 def test_xylo_network_that_does_not_fit_names_the_limit():
     rng = np.random.default_rng(4)
     net = _net(rng, n_hid=150)
-    with pytest.raises(ValueError, match="input_targets"):
+    with pytest.raises(ValueError, match="hidden = 150 > 128 neurons reachable from the inputs on xylo-imu"):
         backends.get("xylo-imu").compile(net)
-    with pytest.raises(ValueError, match="17 inputs, but xylo-audio2 has 16"):
+    with pytest.raises(ValueError, match="inputs = 17 > 16 allowed on xylo-audio2: encode the data with 16"):
         backends.get("xylo-audio2").compile(_net(rng, n_in=17))
 
 

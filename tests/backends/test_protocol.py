@@ -147,8 +147,10 @@ def test_check_fits_names_the_limit_and_what_to_pass_instead():
         backends.get("xylo-audio2").check_fits(_net(sizes=(1500, 3)))
     with pytest.raises(ValueError, match=r"outputs = 9 > 8 allowed on xylo-audio2: .*at most 8 classes"):
         backends.get("xylo-audio2").check_fits(_net(sizes=(20, 9)))
-    with pytest.raises(ValueError, match=r"layers = 3 > 1 hidden \+ 1 output .*exactly one hidden layer"):
+    with pytest.raises(ValueError, match=r"layers = 3 > 2 on xylo-audio2: train with at most 1 hidden layer"):
         backends.get("xylo-audio2").check_fits(_net(sizes=(10, 10, 3)))
+    with pytest.raises(ValueError, match=r"layers = 1, but a program on xylo-audio2 has exactly one hidden and one output"):
+        backends.get("xylo-audio2").check_fits(_net(sizes=(3,)))
     with pytest.raises(ValueError, match=r"max_fan_in = 80 > 64 allowed on dynapse2: .*more than 64"):
         backends.get("dynapse2").check_fits(_net(n_in=80, sizes=(10, 3)))
     with pytest.raises(ValueError, match=r"layers = 17 > 16 on loihi2: train with at most 15 hidden layer"):
