@@ -1,9 +1,10 @@
-"""The ``fpsnn`` console script: ``fpsnn train | eval | plot`` (more subcommands plug into ``COMMANDS``).
+"""The ``fpsnn`` console script: ``fpsnn train | eval | plot | deploy | emulate | demo | hil``.
 
 Each subcommand is one :class:`Command`: a name, a one-line help, a ``configure(parser)`` that adds its
-arguments and a ``run(args) -> exit status``. ``main`` builds one argparse sub-parser per entry of
-``COMMANDS``; adding ``deploy``/``emulate``/``hil``/``bench`` is one more entry (import heavy modules inside
-``run`` so ``fpsnn --help`` stays fast).
+arguments and a ``run(args) -> exit status``; both may be given as ``"module:function"`` strings, imported
+only when that subcommand is used. ``main`` configures only the sub-parser of the command on the command
+line, so ``fpsnn --help`` and ``fpsnn --version`` import no numerical module (no numba, no chip backend).
+Nothing imports this module but the console script (and ``python -m fpsnn.cli``).
 
 Output contract: progress bars and notes go to stderr; with ``--json`` stdout carries exactly one JSON
 object. Bad input exits with status 2 and a one-line ``fpsnn: error: ...`` on stderr.
@@ -16,21 +17,38 @@ import sys
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable
+from importlib import import_module
+from typing import Callable, Union
 
-from . import demo, deploy, hil  # light at import: each imports its heavy modules inside run()
-
-__all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from"]
+__all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from", "model_context"]
 
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: ``configure`` adds its arguments, ``run`` does the work and returns an exit status."""
+    """One subcommand: ``configure`` adds its arguments, ``run`` does the work and returns an exit status.
+
+    Either may be a ``"package.module:function"`` string, imported on first use (keeps ``--help`` fast).
+    """
 
     name: str
     help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    configure: Union[Callable[[argparse.ArgumentParser], None], str]
+    run: Union[Callable[[argparse.Namespace], int], str]
+
+    @staticmethod
+    def _resolve(target):
+        if callable(target):
+            return target
+        module, _, name = target.partition(":")
+        return getattr(import_module(module), name)
+
+    def configure_parser(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments to ``parser``."""
+        self._resolve(self.configure)(parser)
+
+    def execute(self, args: argparse.Namespace) -> int:
+        """Run the command; its exit status."""
+        return int(self._resolve(self.run)(args) or 0)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -153,19 +171,18 @@ def _run_train(args) -> int:
 
 # ------------------------------------------------------------------------------------------- eval
 def model_context(model_path, dataset: str | None):
-    """``(net, metadata, dataset name, encoder, hyper)`` for a model file, with clear errors."""
-    from . import datasets, io
-    from .datasets import Hyperparameters
-    from .encoding import LatencyEncoder
+    """Deprecated (one release): ``fpsnn.resolve.resolve_model(model_path, dataset)``, as the old tuple
+    ``(net, metadata, dataset name, encoder, hyper)``."""
+    import warnings
 
-    net, metadata = io.load_model(model_path)
-    name = dataset or metadata.get("dataset")
-    if name is None:
+    from .resolve import resolve_model
+
+    warnings.warn("fpsnn.cli.model_context is deprecated: use fpsnn.resolve.resolve_model", DeprecationWarning,
+                  stacklevel=2)
+    ctx = resolve_model(model_path, dataset)
+    if ctx.dataset is None:
         raise ValueError(f"--dataset: {model_path} does not name its data set; pass --dataset")
-    spec = datasets.spec(name)
-    hyper = Hyperparameters(**metadata["hyper"]) if "hyper" in metadata else spec.hyper
-    enc = LatencyEncoder.from_dict(metadata["encoder"]) if "encoder" in metadata else spec.encoder(hyper)
-    return net, metadata, name, enc, hyper
+    return ctx.net, ctx.metadata, ctx.dataset, ctx.encoder, ctx.hyper
 
 
 def _configure_eval(p: argparse.ArgumentParser) -> None:
@@ -177,15 +194,23 @@ def _configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def _resolve(args):
+    """The model's context for ``--dataset`` (ValueError naming the flag when the model names none)."""
+    from .resolve import resolve_model
+
+    ctx = resolve_model(args.model, args.dataset)
+    if ctx.dataset is None:
+        raise ValueError(f"--dataset: {args.model} does not name its data set; pass --dataset")
+    return ctx
+
+
 def _run_eval(args) -> int:
-    from . import datasets
     from .train import evaluate
 
-    net, _, name, enc, hyper = model_context(args.model, args.dataset)
-    x, y = datasets.load(name, args.split)
-    if enc.n_inputs(x.shape[1]) != net.n_inputs:
-        raise ValueError(f"--dataset {name}: encodes to {enc.n_inputs(x.shape[1])} inputs, the model has {net.n_inputs}")
-    m = evaluate(net, enc(x), y, hyper)
+    ctx = _resolve(args)
+    name = ctx.dataset
+    x, y = ctx.data(args.split)
+    m = evaluate(ctx.net, x, y, ctx.hyper)
     result = {"model": args.model, "dataset": name, "split": args.split, "n": len(y),
               **{k: v for k, v in m.items() if k != "first_spikes"}}
     _emit(args, result, f"{name}/{args.split}: accuracy {100 * m['accuracy']:.2f} % ({len(y)} samples), "
@@ -206,16 +231,17 @@ def _configure_plot(p: argparse.ArgumentParser) -> None:
 
 
 def _run_plot(args) -> int:
-    from . import datasets, io, plots
+    from . import io, plots
 
-    net, metadata, name, enc, _ = model_context(args.model, args.dataset)
+    ctx = _resolve(args)
+    net = ctx.net
     initial = io.read_file(args.model).arrays
-    x, y = datasets.load(name, args.split)
+    x, y = ctx.data(args.split)
     if not 0 <= args.sample < len(y):
         raise ValueError(f"--sample = {args.sample}: must be in [0, {len(y) - 1}]")
     init_w = [initial[f"initial/weights/{l}"] for l in range(net.n_layers)] if "initial/weights/0" in initial else None
-    paths = plots.make_all(net, enc(x), y, args.out, history=metadata.get("history"), initial_weights=init_w,
-                           sample=args.sample, title=f"{name} ({args.split})")
+    paths = plots.make_all(net, x, y, args.out, history=ctx.metadata.get("history"), initial_weights=init_w,
+                           sample=args.sample, title=f"{ctx.dataset} ({args.split})")
     _emit(args, {"figures": {k: str(v) for k, v in paths.items()}},
           "\n".join(f"{k}: {v}" for k, v in paths.items()))
     return 0
@@ -227,34 +253,53 @@ COMMANDS: list[Command] = [
     Command("eval", "accuracy and loss of a model file on a data set split", _configure_eval, _run_eval),
     Command("plot", "figures: first-spike histograms, membrane traces, curves, raster", _configure_plot, _run_plot),
     Command("deploy", "quantize a model for a chip, write its artifacts and report, optionally run data on it",
-            deploy.configure_deploy, deploy.run_deploy),
-    Command("emulate", "run data through a chip's bit-accurate emulator only", deploy.configure_emulate,
-            deploy.run_emulate),
+            "fpsnn.deploy:configure_deploy", "fpsnn.deploy:run_deploy"),
+    Command("emulate", "run data through a chip's bit-accurate emulator only", "fpsnn.deploy:configure_emulate",
+            "fpsnn.deploy:run_emulate"),
     Command("demo", "train Yin-Yang briefly, plot it, deploy it to the Xylo Audio 2 and Loihi 2 emulators",
-            demo.configure, demo.run),
+            "fpsnn.demo:configure", "fpsnn.demo:run"),
     Command("hil", "fine-tune a model for a chip from spike times measured on it (or offline: --mode qat)",
-            hil.configure_cli, hil.run_cli),
+            "fpsnn.hil:configure_cli", "fpsnn.hil:run_cli"),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per entry of :data:`COMMANDS`."""
+def _version() -> str:
+    from . import __version__
+
+    return f"fpsnn {__version__}"
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per entry of :data:`COMMANDS`.
+
+    ``only``: configure the arguments of that command alone (the others get their name and help only,
+    which is all ``fpsnn --help`` shows); None configures every command.
+    """
     parser = argparse.ArgumentParser(prog="fpsnn", description="Exact-gradient spiking networks: train, "
-                                     "evaluate, plot (and deploy to chips).")
+                                     "evaluate, plot, and deploy to chips or their emulators.")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.configure(p)
-        p.set_defaults(_run=cmd.run)
+        if only is None or cmd.name == only:
+            cmd.configure_parser(p)
+        p.set_defaults(_command=cmd)
     return parser
+
+
+def _command_name(argv: list) -> str:
+    """The subcommand named on the command line ("" when none is): the first word that is not an option
+    (the top-level options ``--help`` and ``--version`` take no value)."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def main(argv=None) -> int:
     """Entry point of the ``fpsnn`` console script; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_name(argv))
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        return args._command.execute(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"fpsnn: error: {exc}", file=sys.stderr)
         return 2

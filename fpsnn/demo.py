@@ -34,6 +34,7 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
     """
     from . import datasets, plots
     from .deploy import deploy
+    from .resolve import resolve_model
     from .train import fit_dataset
 
     log = log or (lambda line: print(line, file=sys.stderr))
@@ -42,8 +43,8 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
     spec = datasets.spec("yinyang")
     hyper = replace(spec.hyper, epochs=int(epochs), lr=float(lr))
     result = fit_dataset("yinyang", hyper, seed=seed, out_dir=out, progress=progress)
-    x_test, y_test = datasets.load("yinyang", "test")
-    figures = plots.make_all(result.net, spec.encoder(hyper)(x_test), y_test, out / "figures",
+    x_test, y_test = resolve_model(result.model_path).data("test")   # the spikes the model was trained on
+    figures = plots.make_all(result.net, x_test, y_test, out / "figures",
                              history=result.history, initial_weights=result.initial_weights, title="Yin-Yang")
     deployments = {}
     for target in targets:
@@ -60,6 +61,7 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
 
 
 def configure(p) -> None:
+    """Arguments of ``fpsnn demo``."""
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30; the paper: 300)")
     p.add_argument("--lr", type=float, default=3e-3, help="learning rate (default 3e-3; the paper: 5e-4)")
@@ -72,6 +74,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    """``fpsnn demo``: run :func:`run_demo` and print its summary; exit 0."""
     import json
 
     summary = run_demo(args.out, epochs=args.epochs, lr=args.lr, seed=args.seed,

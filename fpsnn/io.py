@@ -19,7 +19,9 @@ returned unless all checks pass.
 
 Writing goes to a temporary file in the destination directory, is fsync'ed, then ``os.replace``'d over
 the destination (atomic on POSIX and Windows), and the directory is fsync'ed: a crash at any point leaves
-either the old file or the new one, never a mixture.
+either the old file or the new one, never a mixture. The file gets the permissions an ordinary write
+would give it: those of the file it replaces, else ``0o666`` less the user's umask (the temporary file's
+private ``0o600`` is not kept).
 """
 from __future__ import annotations
 
@@ -70,13 +72,35 @@ class FpsnnFile:
 
 
 # ---------------------------------------------------------------------------------------------- writing
+def _file_mode(path: Path) -> int:
+    """Permission bits for a new ``path``: the replaced file's, else ``0o666`` less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, ``os.replace``)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, ``os.replace``).
+
+    The file's permissions are those of the file it replaces, else the user's default (umask).
+    ValueError when ``path`` is a directory.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path: {str(path)!r} is a directory, not a file")
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
+    mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        try:
+            os.chmod(tmp, mode)
+        except OSError:  # a file system without POSIX permissions: keep what it gives
+            pass
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -205,6 +229,8 @@ def read_file(path) -> FpsnnFile:
             raw = fh.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such model file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, not a model file") from None
     if not raw.startswith(_ZIP_MAGIC):
         raise bad("not an fpsnn model file (no zip signature at the start)")
     if raw[_FIRST_NAME_AT:_FIRST_NAME_AT + len(_HEADER)] != _HEADER.encode():

@@ -12,16 +12,21 @@ All times are in the network's time unit; potentials in threshold units (theta =
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .network import Network
 
 __all__ = ["first_spike_histograms", "membrane_traces", "training_curves", "spike_raster", "make_all",
-           "save_figure"]
+           "save_figure", "membrane_figure", "training_figure", "raster_figure"]
+
+#: characters of a 9-point title line per inch of figure width (DejaVu Sans averages ~0.11 in a character)
+_CHARS_PER_INCH_9PT = 11
 
 
 def save_figure(fig: Figure, path, dpi: int = 120) -> Path:
@@ -72,8 +77,19 @@ def first_spike_histograms(first_after: np.ndarray, labels: np.ndarray, path, fi
     return save_figure(fig, path)
 
 
+def _wrapped(fig: Figure, text: str, fontsize: float = 9) -> str:
+    """``text`` broken into lines that fit the width of ``fig`` at ``fontsize`` points."""
+    width = int(fig.get_figwidth() * _CHARS_PER_INCH_9PT * 9 / fontsize)
+    return textwrap.fill(text, width=max(width, 20), break_long_words=False)
+
+
 def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000, title: str = "") -> Path:
     """Output-layer membrane potentials V(t) for one input ``x_one`` (1, n_in), on ``n_points`` times."""
+    return save_figure(membrane_figure(net, x_one, n_points, title), path)
+
+
+def membrane_figure(net: Network, x_one: np.ndarray, n_points: int = 1000, title: str = "") -> Figure:
+    """The figure of :func:`membrane_traces` (the title wraps to the figure's width)."""
     from .simulate import membrane_potential
 
     res = net.simulate(x_one)
@@ -95,12 +111,30 @@ def membrane_traces(net: Network, x_one: np.ndarray, path, n_points: int = 1000,
     ax.legend(fontsize=8)
     capped = [i for i in range(v.shape[0]) if np.isfinite(res.times[-1][0, i]).sum() >= net.max_spikes]
     note = f"; outputs {capped} reached max_spikes = {net.max_spikes} and stay silent after" if capped else ""
-    ax.set_title((title or "output membrane potentials") + " (triangles: spikes" + note + ")", fontsize=9)
-    return save_figure(fig, path)
+    ax.set_title(_wrapped(fig, (title or "output membrane potentials") + " (triangles: spikes" + note + ")"),
+                 fontsize=9)
+    return fig
 
 
 def training_curves(history: list, path, title: str = "") -> Path:
     """Loss (left) and train/test accuracy (right) per epoch; ``history`` as written by the trainer."""
+    return save_figure(training_figure(history, title), path)
+
+
+def _loss_axis(ax, values) -> None:
+    """Log scale when the loss spans a decade or more, else linear; tick labels as plain numbers
+    (matplotlib's log labels of a narrow range read like ``1.108x10^0``)."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=np.float64)
+    if v.size and v.max() >= 10 * v.min():
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    else:
+        ax.yaxis.set_major_formatter(ticker.ScalarFormatter(useOffset=False))
+
+
+def training_figure(history: list, title: str = "") -> Figure:
+    """The figure of :func:`training_curves`."""
     if not history:
         raise ValueError("history: empty, nothing to plot")
     epochs = [h["epoch"] for h in history]
@@ -111,7 +145,7 @@ def training_curves(history: list, path, title: str = "") -> Path:
         ax_loss.plot(epochs, [h["test_loss"] for h in history], label="test")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
-    ax_loss.set_yscale("log")
+    _loss_axis(ax_loss, [h["loss"] for h in history] + [h.get("test_loss") for h in history])
     ax_loss.legend(fontsize=8)
     ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
     if "test_accuracy" in history[0]:
@@ -121,11 +155,16 @@ def training_curves(history: list, path, title: str = "") -> Path:
     ax_acc.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
 def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path:
     """Spike times of the inputs and of every layer for one input ``x_one`` (1, n_in)."""
+    return save_figure(raster_figure(net, x_one, title), path)
+
+
+def raster_figure(net: Network, x_one: np.ndarray, title: str = "") -> Figure:
+    """The figure of :func:`spike_raster` (neuron axes tick whole neurons only)."""
     res = net.simulate(x_one)
     layers = [("inputs", res.inputs[0])] + [
         ("output" if l == net.n_layers - 1 else f"hidden {l + 1}", res.times[l][0]) for l in range(net.n_layers)]
@@ -137,11 +176,12 @@ def spike_raster(net: Network, x_one: np.ndarray, path, title: str = "") -> Path
         rows, cols = np.nonzero(np.isfinite(t))
         ax.vlines(t[rows, cols], rows - 0.4, rows + 0.4, color="k", lw=1)
         ax.set_ylim(-0.6, t.shape[0] - 0.4)
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_ylabel(f"{name}\nneuron", fontsize=8)
     axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)  # keeps spikes at t = 0 visible
     axes[-1].set_xlabel("time")
     axes[0].set_title(title or "spike raster")
-    return save_figure(fig, path)
+    return fig
 
 
 def make_all(net: Network, inputs: np.ndarray, labels: np.ndarray, out_dir, history: list | None = None,

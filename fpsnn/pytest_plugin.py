@@ -49,9 +49,9 @@ def assert_spikes_equal(a, b, what: str = "spikes") -> None:
 
 def emulated_targets() -> list:
     """Targets with a bit-accurate emulator (the digital chips), by name."""
-    from . import backends
+    from .deploy import emulated_targets as targets
 
-    return [name for name in backends.list() if backends.get(name).available("emulator")[0]]
+    return targets()
 
 
 def assert_fits(model, target: str, dt: float | None = None):
@@ -60,9 +60,9 @@ def assert_fits(model, target: str, dt: float | None = None):
     The failure message is the mapper's: it names the chip limit and the numbers.
     """
     from . import backends
-    from .deploy import load_network
+    from .resolve import read_model
 
-    net, _ = load_network(model)
+    net, _, _ = read_model(model)
     try:
         return backends.get(target).compile(net, dt=dt)
     except ValueError as exc:
@@ -75,7 +75,7 @@ def assert_accuracy_within(model, target: str, data, points: float, engine: str 
 
     Args:
         model: a Network or a model file.
-        target: a chip name (:func:`fpsnn.backends.list`).
+        target: a chip name (:func:`fpsnn.backends.available_targets`).
         data: data set name / ``"name:split"`` (default split test), or ``(x, y)`` encoded spike times
             and labels (see :func:`fpsnn.deploy.load_data`).
         points: allowed loss in percentage points (0.5 = half a point), >= 0.
@@ -86,16 +86,17 @@ def assert_accuracy_within(model, target: str, data, points: float, engine: str 
         ``{"accuracy", "float_accuracy", "loss_points", "engine_name", "samples"}``.
     """
     from . import backends
-    from .deploy import _float_accuracy, accuracy, load_data, load_network
+    from .deploy import accuracy, float_accuracy, load_data
+    from .resolve import read_model
 
     if not (np.isfinite(points) and points >= 0):
         raise ValueError(f"points = {points}: must be finite and >= 0 (percentage points)")
-    net, metadata = load_network(model)
+    net, metadata, _ = read_model(model)
     backend = backends.get(target)
     program, _ = assert_fits(net, target, dt)
-    x, y, name = load_data(data, metadata, subset)
+    x, y, name = load_data(data, metadata, subset, net=net)
     res = backend.run(program, x, engine=engine, t_max=net.t_max)
-    acc, ref = accuracy(res.first_spikes(), y), _float_accuracy(net, x, y)
+    acc, ref = accuracy(res.first_spikes(), y), float_accuracy(net, x, y)
     loss = 100.0 * (ref - acc)
     out = {"accuracy": acc, "float_accuracy": ref, "loss_points": loss, "engine_name": res.engine_name,
            "samples": int(len(y))}

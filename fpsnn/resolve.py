@@ -31,7 +31,7 @@ from .datasets import Hyperparameters, field_names
 from .encoding import encoder_from_dict
 from .network import Network
 
-__all__ = ["ModelContext", "resolve_model", "parse_data_spec"]
+__all__ = ["ModelContext", "resolve_model", "read_model", "parse_data_spec"]
 
 
 # ------------------------------------------------------------------------------------------- data sources
@@ -81,7 +81,7 @@ class ModelContext:
     """A model and everything needed to feed it the data it was trained on.
 
     Attributes:
-        net: the network.
+        net: the network (None when only a metadata dict was resolved).
         metadata: the model file's JSON metadata (``{}`` for a bare network).
         hyper: hyper-parameters of the training run (the data set's defaults when the file holds none),
             or None when neither the file nor a data set gives any.
@@ -92,7 +92,7 @@ class ModelContext:
         path: the model file, or None for a network passed in directly.
     """
 
-    net: Network = field(repr=False)
+    net: Network | None = field(repr=False)
     metadata: dict = field(default_factory=dict, repr=False)
     hyper: Hyperparameters | None = None
     encoder: object = None
@@ -143,7 +143,12 @@ def _hyper_from(metadata: dict, source: _DatasetSource | None) -> Hyperparameter
         raise ValueError(f"model metadata: hyper-parameters unusable ({exc})") from None
 
 
-def _load(model) -> tuple[Network, dict, Path | None]:
+def read_model(model) -> tuple[Network, dict, Path | None]:
+    """``(net, metadata, path)`` of a model file, or ``(model, {}, None)`` for an :class:`fpsnn.Network`.
+
+    Only the file is read (all of :func:`fpsnn.io.read_file`'s checks); nothing about its data set.
+    ValueError for a directory, a missing file or a damaged one, each said as such.
+    """
     if isinstance(model, Network):
         return model, {}, None
     if not isinstance(model, (str, Path)):
@@ -157,20 +162,26 @@ def _load(model) -> tuple[Network, dict, Path | None]:
     return net, metadata, path
 
 
-def resolve_model(model, data: str | None = None) -> ModelContext:
+def resolve_model(model, data: str | None = None, metadata: dict | None = None) -> ModelContext:
     """Read ``model`` (a model file path or an :class:`fpsnn.Network`) and rebuild its data pipeline.
 
     Args:
-        model: a file written by ``fpsnn train`` (or ``save_model``), or a Network (no metadata).
+        model: a file written by ``fpsnn train`` (or ``save_model``), a Network, or None (only the
+            data pipeline that ``metadata`` describes; then no input-count check and ``net`` is None).
         data: the data to feed it: a data set name or ``"name:split"`` (default: the model's own data
             set, test split or the model's ``test_split``).
+        metadata: for a Network or None: the metadata it would carry in a file (default ``{}``).
 
     Raises:
         ValueError: unreadable model, a directory, unknown data set or split, or a data set the model
             was not trained on whose encoding differs ("model trained on X, not Y"), or one that
             encodes to a different number of inputs than the network has.
     """
-    net, metadata, path = _load(model)
+    if model is None:
+        net, path, metadata = None, None, dict(metadata or {})
+    else:
+        net, file_metadata, path = read_model(model)
+        metadata = file_metadata if path is not None else dict(metadata or {})
     own = metadata.get("dataset")
     default_split = metadata.get("test_split", "test") if data is None else "test"
     spec = data if data is not None else own
@@ -184,13 +195,13 @@ def resolve_model(model, data: str | None = None) -> ModelContext:
         # Another data set: only if it produces the very spikes the model was trained on.
         other = source.default_encoder(source.default_hyper())
         same = stored is not None and other.to_dict() == stored.to_dict()
-        if not same or other.n_inputs(source.n_features) != net.n_inputs:
+        if not same or (net is not None and other.n_inputs(source.n_features) != net.n_inputs):
             raise ValueError(f"data: the model was trained on {own}, not {source.name} (its encoder and inputs "
                              f"differ); pass data={own!r} or a model trained on {source.name}")
         enc = stored
     else:
         enc = stored if stored is not None else source.default_encoder(hyper)
-    if enc.n_inputs(source.n_features) != net.n_inputs:
+    if net is not None and enc.n_inputs(source.n_features) != net.n_inputs:
         raise ValueError(f"data: {source.name} encodes to {enc.n_inputs(source.n_features)} inputs, "
                          f"the model has {net.n_inputs}")
     return ModelContext(net=net, metadata=metadata, hyper=hyper, encoder=enc, dataset=source.name,

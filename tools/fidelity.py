@@ -3,8 +3,8 @@
 For every digital chip that can hold the network and every chip step ``dt`` (network time units per
 step), the model is compiled (``fpsnn.backends.get(chip).compile``: quantize + map), the test set
 runs on fpsnn's bit-accurate emulator of that chip (``backend.run(..., engine="emulator")``, which
-encodes the inputs with :func:`fpsnn.timegrid.encode` and decodes the event rasters with
-:func:`fpsnn.timegrid.decode`: an event of step ``k`` is reported at ``(k + 1) * dt``), and the result
+encodes the inputs with :func:`fpsnn.backends.timegrid.encode` and decodes the event rasters with
+:func:`fpsnn.backends.timegrid.decode`: an event of step ``k`` is reported at ``(k + 1) * dt``), and the result
 is compared with the exact float simulation of the same model on the same samples:
 
 * ``float_accuracy`` / ``chip_accuracy``: first-spike classification (:func:`fpsnn.losses.predict`;
@@ -23,8 +23,8 @@ is compared with the exact float simulation of the same model on the same sample
 * ``binding_limits``, ``clipped``, ``rounded_to_zero``: from the chip's QuantizationReport.
 
 A chip the network does not fit (compile raises ValueError naming the limit) is skipped with that
-one line (a ``dt`` the mapper refuses while others work is listed under ``skipped_dt``). DYNAP-SE2
-is analog (no integer program, no bit-accurate emulator) and is not part of this tool. Usage::
+one line (a ``dt`` the mapper refuses while others work is listed under ``skipped_dt``). A chip
+without a bit-accurate emulator (DYNAP-SE2 is analog) is skipped with its reason. Usage::
 
     python tools/fidelity.py MODEL [--chips xylo-audio2,loihi2] [--dt 0.04,0.02,0.01,0.005]
                              [--subset N] [--json] [--plot out.png]
@@ -41,7 +41,6 @@ import time
 import numpy as np
 
 DEFAULT_DTS = (0.04, 0.02, 0.01, 0.005)
-ANALOG_FAMILIES = ("dynapse",)
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -124,8 +123,9 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
 
     Args:
         model: a model file (``fpsnn train``); its metadata names the data set and the encoder
-            (:func:`fpsnn.deploy.load_data`).
-        chips: chip names (:func:`fpsnn.chips.available`); analog chips are skipped with a reason.
+            (:func:`fpsnn.resolve.resolve_model`).
+        chips: chip names (:func:`fpsnn.backends.available_targets`); chips without a bit-accurate
+            emulator (analog ones) are skipped with a reason.
         dts: chip steps, network time units per step, each finite and > 0.
         subset: use only the first ``subset`` test samples.
         log: callable taking one progress line (or None).
@@ -137,13 +137,17 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
         "chip_accuracy", "agreement", "output_ties", "output", "hidden", "tau_syn", "tau_mem",
         "binding_limits", "clipped", "rounded_to_zero", "wall_s"}]}]}`` (fields: module docstring).
     """
-    from fpsnn import backends, timegrid
-    from fpsnn.deploy import accuracy, load_data, load_network
+    from fpsnn import backends
+    from fpsnn.backends import timegrid
+    from fpsnn.deploy import accuracy
     from fpsnn.losses import predict
+    from fpsnn.resolve import resolve_model
 
     log = log or (lambda line: None)
-    net, metadata = load_network(model)
-    x, y, data_name = load_data(None, metadata, subset)
+    ctx = resolve_model(model)
+    net, metadata = ctx.net, ctx.metadata
+    x, y = ctx.data(subset=subset)
+    data_name = ctx.describe()
     sim = net.simulate(x)
     float_out, float_hidden = sim.first_spikes(-1), _hidden_first(sim.times)
     float_pred = predict(float_out)
@@ -155,8 +159,9 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
         backend = backends.get(name)
         entry = {"chip": name, "family": backend.family, "skipped": None, "skipped_dt": [], "runs": []}
         result["chips"].append(entry)
-        if backend.family in ANALOG_FAMILIES or not backend.available("emulator")[0]:
-            entry["skipped"] = "analog chip: no integer program or bit-accurate emulator (not part of this tool)"
+        ok, why = backend.available("emulator")
+        if not ok:
+            entry["skipped"] = f"no bit-accurate emulator ({why}): not part of this tool"
             continue
         for dt in dts:
             t0 = time.perf_counter()
@@ -279,19 +284,21 @@ def plot(result: dict, path) -> None:
 
 # --------------------------------------------------------------------------------------------- CLI
 def _digital_chips() -> list:
-    from fpsnn import chips
+    """Chips with a bit-accurate emulator (the digital ones)."""
+    from fpsnn.deploy import emulated_targets
 
-    return [n for n in chips.available() if chips.load(n).family not in ANALOG_FAMILIES]
+    return emulated_targets()
 
 
 def _parse_chips(text: str) -> list:
-    from fpsnn import chips
+    from fpsnn.backends import available_targets
 
-    valid = ", ".join(chips.available())
+    known = available_targets()
+    valid = ", ".join(known)
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise ValueError(f"--chips {text!r}: no chip named; expected a comma-separated list of {valid}")
-    unknown = [n for n in names if n not in chips.available()]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"--chips: unknown {', '.join(map(repr, unknown))}; expected from {valid}")
     return names

@@ -125,3 +125,78 @@ def test_every_command_is_registered_in_the_table():
     for name in names:
         assert name in minimal, f"add the minimal arguments of the new command {name!r} to this test"
         assert parser.parse_args([name] + minimal[name]).command == name
+
+
+# ------------------------------------------------------------------------------------------- issue 12
+def _python(*code_or_args, timeout=120):
+    return subprocess.run([sys.executable, *code_or_args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version_prints_the_package_version():
+    import fpsnn
+
+    proc = _python("-m", "fpsnn.cli", "--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fpsnn {fpsnn.__version__}"
+
+
+def test_help_imports_no_numerical_module():
+    """``fpsnn --help`` must not import numba (compiles), numpy, matplotlib or a chip backend."""
+    code = ("import sys\nfrom fpsnn.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit as e:\n"
+            "    assert e.code == 0\nheavy = ('numba', 'numpy', 'scipy', 'matplotlib', 'fpsnn.backends', "
+            "'fpsnn.kernels', 'fpsnn.deploy', 'fpsnn.hil')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))")
+    proc = _python("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "deploy" in proc.stdout and "emulate" in proc.stdout        # every command is listed
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_nothing_in_the_package_imports_the_cli():
+    import pathlib
+
+    root = pathlib.Path(cli.__file__).parent
+    users = [p.name for p in root.rglob("*.py") if p.name != "cli.py"
+             and ("from .cli import" in p.read_text() or "fpsnn.cli" in p.read_text() or "from . import cli" in p.read_text())]
+    assert users == [] or users == ["hil.py"], users   # hil.py: the deprecated alias of fpsnn.finetune
+
+
+def test_a_directory_given_as_model_is_said_to_be_one(tmp_path, capsys):
+    folder = tmp_path / "run.fpsnn"
+    folder.mkdir()
+    for argv in (["eval", str(folder)], ["deploy", str(folder), "--target", "loihi2", "--out", str(tmp_path / "o")]):
+        status, out, err = run_main(capsys, *argv)
+        assert status == 2 and out == "" and "is a directory, not a model file" in err, err
+
+
+def test_eval_on_another_data_set_says_what_the_model_was_trained_on(tmp_path, capsys):
+    import numpy as np
+
+    from fpsnn import datasets
+    from fpsnn.network import Network
+
+    spec = datasets.spec("yinyang")
+    rng = np.random.default_rng(0)
+    net = Network(weights=[rng.normal(1.5, 0.8, (5, 6)), rng.normal(0.6, 0.6, (6, 3))], alpha=0.999, beta=1.0,
+                  theta=1.0, t_max=2.0)
+    model = io.save_model(tmp_path / "yy.fpsnn", net, {"dataset": "yinyang",
+                                                       "encoder": spec.encoder(spec.hyper).to_dict()})
+    status, out, err = run_main(capsys, "eval", str(model), "--dataset", "iris")
+    assert status == 2 and out == ""
+    assert "trained on yinyang, not iris" in err and "must be in [0, 1]" not in err
+
+
+def test_emulate_offers_only_targets_with_an_emulator(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["emulate", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "xylo-audio2" in text and "loihi2" in text and "dynapse2" not in text
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["emulate", "m.fpsnn", "--target", "dynapse2"])
+    assert exc.value.code == 2 and "invalid choice: 'dynapse2'" in capsys.readouterr().err
+
+
+def test_model_context_alias_still_returns_the_old_tuple(xor_model):
+    with pytest.warns(DeprecationWarning, match="fpsnn.resolve.resolve_model"):
+        net, metadata, name, enc, hyper = cli.model_context(xor_model, None)
+    assert name == metadata["dataset"] == "xor" and net.n_inputs == enc.n_inputs(2) and hyper.epochs >= 1

@@ -65,7 +65,7 @@ def test_deploy_loihi_runs_lava_fixed_pt_identical_to_the_emulator(model_file, t
     assert "fixed_pt" in rep["engine_name"] and rep["run"]["data"] == "yinyang:validation"
     assert rep["run"]["spikes_identical_to_emulator"] == {"samples": 8, "identical": 8}
     doc = json.loads((tmp_path / "loihi_program.json").read_text())
-    from fpsnn.backends.emulator import LoihiProgram
+    from fpsnn.backends.loihi.program import LoihiProgram
 
     back = LoihiProgram(layers=doc["layers"], recurrent=doc["recurrent"], dt=doc["dt"])
     assert back.sizes == (12, 3)
@@ -93,13 +93,23 @@ def test_model_that_does_not_fit_stops_with_the_limit(tmp_path, capsys):
     io.save_model(big, _yinyang_net(n_hid=150), metadata={"dataset": "yinyang"})
     code, out, err = _cli([str(big), "--target", "xylo-imu", "--out", str(tmp_path / "o")],
                           deploy.configure_deploy, deploy.run_deploy, capsys)
-    assert code == 2 and "input_targets" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "150 > 128" in err and "xylo-imu" in err and len(err.strip().splitlines()) == 1
     code, _, err = _cli([str(big), "--target", "dynapse2", "--out", str(tmp_path / "o")],
                         deploy.configure_deploy, deploy.run_deploy, capsys)
-    assert code == 2 and "max_fan_in" in err
-    code, _, err = _cli([str(big), "--target", "loihi2", "--out", str(tmp_path / "o"), "--mismatch", "0.1"],
+    assert code == 2 and "fan-in = 150 > 64" in err
+    code, _, err = _cli([str(big), "--target", "loihi2", "--out", str(tmp_path / "o"), "--mismatch", "1.5"],
                         deploy.configure_deploy, deploy.run_deploy, capsys)
-    assert code == 2 and "--mismatch: only the analog DYNAP-SE2" in err
+    assert code == 2 and "mismatch = 1.5: must be a fraction in [0, 1)" in err
+
+
+def test_deploy_with_mismatch_runs_a_perturbed_device_and_writes_the_nominal_program(model_file, tmp_path):
+    nominal = deploy.deploy(model_file, "xylo-audio3", tmp_path / "n", subset=48)
+    device = deploy.deploy(model_file, "xylo-audio3", tmp_path / "d", subset=48, mismatch=0.3, mismatch_seed=1)
+    again = deploy.deploy(model_file, "xylo-audio3", tmp_path / "a", subset=48, mismatch=0.3, mismatch_seed=1)
+    assert nominal["mismatch"] is None and device["mismatch"] == {"spread": 0.3, "seed": 1}
+    assert (tmp_path / "n" / "xylo_spec.json").read_bytes() == (tmp_path / "d" / "xylo_spec.json").read_bytes()
+    assert device["accuracy"] == again["accuracy"]                 # the seed names one device
+    assert device["float_accuracy"] == nominal["float_accuracy"]
 
 
 def test_emulate_reports_accuracy_and_refuses_the_analog_target(model_file, capsys):
@@ -107,8 +117,11 @@ def test_emulate_reports_accuracy_and_refuses_the_analog_target(model_file, caps
                           deploy.configure_emulate, deploy.run_emulate, capsys)
     r = json.loads(out)
     assert code == 0 and r["engine"] == "emulator" and r["samples"] == 16 and r["data"] == "yinyang:test"
-    code, _, err = _cli([str(model_file), "--target", "dynapse2"], deploy.configure_emulate, deploy.run_emulate, capsys)
-    assert code == 2 and "no bit-accurate emulator" in err
+    with pytest.raises(SystemExit):                           # not offered: DYNAP-SE2 has no emulator
+        _cli([str(model_file), "--target", "dynapse2"], deploy.configure_emulate, deploy.run_emulate, capsys)
+    assert "invalid choice: 'dynapse2'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="dynapse2 has no bit-accurate emulator"):
+        deploy.emulate(model_file, "dynapse2")
     with pytest.raises(ValueError, match="data: unknown data set 'mnist'"):
         deploy.emulate(model_file, "loihi2", data="mnist")
     with pytest.raises(ValueError, match="subset = 0"):
@@ -119,7 +132,7 @@ def test_emulate_reports_accuracy_and_refuses_the_analog_target(model_file, caps
 def test_assert_fits_names_the_limit():
     program, report = assert_fits(_yinyang_net(), "xylo-audio3")
     assert report.chip == "xylo-audio3"
-    with pytest.raises(AssertionError, match="xylo-imu: the network does not fit: .*input_targets"):
+    with pytest.raises(AssertionError, match="xylo-imu: the network does not fit: .*150 > 128"):
         assert_fits(_yinyang_net(n_hid=150), "xylo-imu")
 
 
@@ -150,7 +163,7 @@ def test_example_user_test_file_runs_as_a_user_would(model_file):
     import subprocess
     from pathlib import Path
 
-    example = Path(__file__).resolve().parent.parent / "tools" / "example_user_test.py"
+    example = Path(__file__).resolve().parents[2] / "tools" / "example_user_test.py"
     # the loss bound is exercised in test_assert_accuracy_within; here: does the file work end to end
     env = dict(os.environ, FPSNN_MODEL=str(model_file), FPSNN_SUBSET="32", FPSNN_MAX_LOSS="100")
     out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(example),
