@@ -35,7 +35,7 @@ class RunResult:
 
     Attributes:
         times: one float64 ``(batch, n_l, k_l)`` array per layer (hidden first, output last), sorted
-            spike times in the network's time unit, +inf padded (:func:`fpsnn.timegrid.decode`).
+            spike times in the network's time unit, +inf padded (:func:`fpsnn.backends.timegrid.decode`).
         rasters: the integer event rasters ``(batch, steps, n_l)`` they were decoded from (empty for
             analog targets that report times directly).
         engine: ``"board"``, ``"vendor"`` or ``"emulator"``.

@@ -2,7 +2,7 @@
 
 Every digital adapter does the same three things around its engine: turn the input spike times into
 the integer raster the engine reads (:func:`input_raster`), run, and turn the per-layer event rasters
-back into spike times (:func:`to_result`). The conversions themselves are :mod:`fpsnn.timegrid`'s;
+back into spike times (:func:`to_result`). The conversions themselves are :mod:`.timegrid`'s;
 this module only fixes how long the raster is and how the result is labelled.
 
 How long: the float network searches spikes on ``[0, t_max]``; the chip pipeline delays an input's

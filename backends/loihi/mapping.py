@@ -180,7 +180,7 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
     Args:
         net: ``fpsnn.Network``, any number of layers, optional recurrent weights; a last layer with
             ``theta = inf`` becomes a membrane read-out.
-        desc: a Loihi :class:`fpsnn.chips.ChipDescription` or a chip name (``"loihi2"``).
+        desc: a Loihi :class:`fpsnn.backends.chips.ChipDescription` or a chip name (``"loihi2"``).
         dt: chip step in the network's time unit, > 0.
         per_channel: one scale per post-synaptic neuron (True) or one per layer (False).
         headroom: thresholds stay <= ``headroom * (2**17 - 1)`` (0 < headroom <= 1).

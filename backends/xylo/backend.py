@@ -2,7 +2,7 @@
 
 Engines: ``"emulator"`` fpsnn's bit-accurate numba emulator (always there); ``"vendor"`` SynSense's
 xylosim (``pip install xylosim==0.1.3``), the C++ model Rockpool's ``XyloSim`` wraps (see
-:mod:`.rockpool_spec` for why Rockpool's wrapper is not used); ``"board"`` a Xylo HDK through samna
+:mod:`.spec` for why Rockpool's wrapper is not used); ``"board"`` a Xylo HDK through samna
 and Rockpool (:mod:`.board`). All three read the same :class:`~fpsnn.backends.xylo.program.XyloProgram`.
 Time: a program step is ``program.dt`` network time units; the hidden -> output hop costs one step.
 """
@@ -73,7 +73,7 @@ class XyloBackend(Backend):
         raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
 
     def write_artifacts(self, program, out_dir) -> list:
-        """Write the Rockpool hand-off file ``xylo_spec.json`` (see :mod:`.rockpool_spec`) into ``out_dir``."""
+        """Write the Rockpool hand-off file ``xylo_spec.json`` (see :mod:`.spec`) into ``out_dir``."""
         from pathlib import Path
 
         from .spec import save_spec

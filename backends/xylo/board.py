@@ -15,8 +15,7 @@ import importlib.util
 import numpy as np
 
 from ..result import EmulatorResult
-from .mapping import to_rockpool_spec
-from .spec import ROCKPOOL_MODULE
+from .spec import ROCKPOOL_MODULE, to_rockpool_spec
 
 __all__ = ["available", "run_board", "SAMNA_HINT"]
 

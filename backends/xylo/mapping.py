@@ -48,7 +48,7 @@ from ...network import Network
 from ..report import QuantizationReport, check_fan_in, round_and_count
 from .program import LIMITS, XyloProgram
 
-__all__ = ["quantize_xylo", "dequantize_xylo", "to_rockpool_spec", "check_fits", "dash_for_tau", "tau_for_dash"]
+__all__ = ["quantize_xylo", "dequantize_xylo", "check_fits", "dash_for_tau", "tau_for_dash"]
 
 DEFAULT_HEADROOM = 0.5
 
@@ -155,7 +155,7 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         net: ``fpsnn.Network`` with exactly two layers: layer 0 = hidden (optional recurrent
             weights), layer 1 = output (no recurrence; ``theta = inf`` maps to the largest threshold,
             a membrane read-out).
-        desc: a Xylo :class:`fpsnn.chips.ChipDescription` (or a chip name).
+        desc: a Xylo :class:`fpsnn.backends.chips.ChipDescription` (or a chip name).
         dt: chip step in the network's time unit, > 0.
         per_channel: one scale per post-synaptic neuron (True) or one per layer (False).
         headroom: thresholds are kept <= ``headroom * 32767`` (0 < headroom <= 1).
@@ -312,48 +312,3 @@ def dequantize_xylo(program: XyloProgram, desc=None, theta: float = 1.0, t_max: 
         beta=[1.0 / tau_for_dash(p.dash_mem, dt), 1.0 / tau_for_dash(p.dash_mem_out, dt)],
         theta=[theta, np.inf if readout else theta], t_max=t_max,
         recurrent=[rec, None], max_spikes=max_spikes)
-
-
-# --------------------------------------------------------------------------- rockpool
-def to_rockpool_spec(program: XyloProgram, target: str = "sim") -> dict:
-    """The program as a Rockpool Xylo specification dict (exact Rockpool key names).
-
-    Rockpool spells the hidden bias differently in its two consumers, and a wrong key is dropped
-    silently through ``**spec``:
-
-    * ``target="sim"``: keys of ``XyloSim.from_specification`` (and of the mapper's output):
-      hidden bias under ``"bias"``.
-    * ``target="config"``: keys of ``config_from_specification`` (needs samna): hidden bias under
-      ``"bias_hidden"``.
-
-    Both use ``weight_shift_in`` (not xylosim's ``weight_shift_inp``). A one-synapse program gets
-    ``dash_syn_2 = dash_syn``: Rockpool always builds two synapse states per hidden neuron and the
-    second one, without weights, stays 0 whatever its decay. ``weights_out`` rows are hidden neurons
-    ``0..n_hidden-1`` of the program; Rockpool maps them onto its *last* ``n_hidden`` hidden neurons,
-    which is the same neurons when ``weights_rec`` spans all of them (it always does here).
-    """
-    if target not in ("sim", "config"):
-        raise ValueError(f"target = {target!r}: must be 'sim' (XyloSim.from_specification) or "
-                         "'config' (config_from_specification)")
-    p = program
-    spec = {
-        "weights_in": p.weights_in.astype(np.int8),
-        "weights_out": p.weights_out.astype(np.int8),
-        "weights_rec": (np.zeros((p.n_hidden, p.n_hidden) + ((p.n_syn,) if p.weights_in.ndim == 3 else ()), np.int8)
-                        if p.weights_rec is None else p.weights_rec.astype(np.int8)),
-        "dash_mem": p.dash_mem.astype(np.uint8),
-        "dash_mem_out": p.dash_mem_out.astype(np.uint8),
-        "dash_syn": p.dash_syn.astype(np.uint8),
-        "dash_syn_2": (p.dash_syn if p.dash_syn_2 is None else p.dash_syn_2).astype(np.uint8),
-        "dash_syn_out": p.dash_syn_out.astype(np.uint8),
-        "threshold": p.threshold.astype(np.int16),
-        "threshold_out": p.threshold_out.astype(np.int16),
-        "bias" if target == "sim" else "bias_hidden": p.bias.astype(np.int16),
-        "bias_out": p.bias_out.astype(np.int16),
-        "weight_shift_in": int(p.weight_shift_inp),
-        "weight_shift_rec": int(p.weight_shift_rec),
-        "weight_shift_out": int(p.weight_shift_out),
-        "aliases": [list(a) for a in p.alias_lists()],
-        "dt": float(p.dt),
-    }
-    return spec

@@ -20,7 +20,7 @@ dict of numpy arrays); JSON is readable anywhere, and :func:`load_spec` restores
 Rockpool's Xylo simulator (``XyloSim``) is not used as an engine here: rockpool 3.x's
 ``rockpool.devices.xylo`` cannot be imported without samna, and the environment needs rockpool 3.1
 for DYNAP-SE2's DynapSim (one rockpool per environment). The vendor engine for Xylo is therefore
-SynSense's xylosim directly (:mod:`.xylosim_ref`), which is what ``XyloSim`` wraps.
+SynSense's xylosim directly (:mod:`.vendor`), which is what ``XyloSim`` wraps.
 """
 from __future__ import annotations
 
@@ -31,9 +31,8 @@ import numpy as np
 
 from ...io import write_atomic
 from .program import XyloProgram
-from .mapping import to_rockpool_spec
 
-__all__ = ["SPEC_FORMAT", "ROCKPOOL_MODULE", "save_spec", "load_spec", "program_from_spec"]
+__all__ = ["SPEC_FORMAT", "ROCKPOOL_MODULE", "to_rockpool_spec", "save_spec", "load_spec", "program_from_spec"]
 
 SPEC_FORMAT = 1
 
@@ -114,3 +113,47 @@ def program_from_spec(path, version: int | None = None) -> XyloProgram:
         weight_shift_rec=spec["weight_shift_rec"], weight_shift_out=spec["weight_shift_out"],
         aliases=spec["aliases"] if any(spec["aliases"]) else None,
         version=int(version or doc["fpsnn"]["xylosim"][-1]), dt=spec["dt"])
+
+
+def to_rockpool_spec(program: XyloProgram, target: str = "sim") -> dict:
+    """The program as a Rockpool Xylo specification dict (exact Rockpool key names).
+
+    Rockpool spells the hidden bias differently in its two consumers, and a wrong key is dropped
+    silently through ``**spec``:
+
+    * ``target="sim"``: keys of ``XyloSim.from_specification`` (and of the mapper's output):
+      hidden bias under ``"bias"``.
+    * ``target="config"``: keys of ``config_from_specification`` (needs samna): hidden bias under
+      ``"bias_hidden"``.
+
+    Both use ``weight_shift_in`` (not xylosim's ``weight_shift_inp``). A one-synapse program gets
+    ``dash_syn_2 = dash_syn``: Rockpool always builds two synapse states per hidden neuron and the
+    second one, without weights, stays 0 whatever its decay. ``weights_out`` rows are hidden neurons
+    ``0..n_hidden-1`` of the program; Rockpool maps them onto its *last* ``n_hidden`` hidden neurons,
+    which is the same neurons when ``weights_rec`` spans all of them (it always does here).
+    """
+    if target not in ("sim", "config"):
+        raise ValueError(f"target = {target!r}: must be 'sim' (XyloSim.from_specification) or "
+                         "'config' (config_from_specification)")
+    p = program
+    spec = {
+        "weights_in": p.weights_in.astype(np.int8),
+        "weights_out": p.weights_out.astype(np.int8),
+        "weights_rec": (np.zeros((p.n_hidden, p.n_hidden) + ((p.n_syn,) if p.weights_in.ndim == 3 else ()), np.int8)
+                        if p.weights_rec is None else p.weights_rec.astype(np.int8)),
+        "dash_mem": p.dash_mem.astype(np.uint8),
+        "dash_mem_out": p.dash_mem_out.astype(np.uint8),
+        "dash_syn": p.dash_syn.astype(np.uint8),
+        "dash_syn_2": (p.dash_syn if p.dash_syn_2 is None else p.dash_syn_2).astype(np.uint8),
+        "dash_syn_out": p.dash_syn_out.astype(np.uint8),
+        "threshold": p.threshold.astype(np.int16),
+        "threshold_out": p.threshold_out.astype(np.int16),
+        "bias" if target == "sim" else "bias_hidden": p.bias.astype(np.int16),
+        "bias_out": p.bias_out.astype(np.int16),
+        "weight_shift_in": int(p.weight_shift_inp),
+        "weight_shift_rec": int(p.weight_shift_rec),
+        "weight_shift_out": int(p.weight_shift_out),
+        "aliases": [list(a) for a in p.alias_lists()],
+        "dt": float(p.dt),
+    }
+    return spec

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from fpsnn.backends import chips, timegrid
-from fpsnn.backends.xylo.program import XyloProgram
-from fpsnn.backends.xylo.mapping import (check_fits, dash_for_tau, dequantize_xylo, quantize_xylo,
-                                         tau_for_dash, to_rockpool_spec)
-from fpsnn.network import Network
 from fpsnn.backends.report import QuantizationReport
+from fpsnn.backends.xylo.mapping import check_fits, dash_for_tau, dequantize_xylo, quantize_xylo, tau_for_dash
+from fpsnn.backends.xylo.program import XyloProgram
+from fpsnn.backends.xylo.spec import to_rockpool_spec
+from fpsnn.network import Network
 
 AUDIO2 = chips.load("xylo-audio2")
 IMU = chips.load("xylo-imu")
