@@ -26,7 +26,7 @@ DESCRIPTION = "Basic Motions (sktime/UEA): 6 IMU channels x 100 steps, 4 activit
 
 # Defaults sized for about 170 input spikes per sample over 4 time units (integrator: tune).
 HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_max=4.0, t_sim=5.0, t_early=0.0,
+    alpha=0.999, beta=1.0, theta=1.0, t_input_max=4.0, t_sim=5.0, t_early=0.0,
     hidden=(60,), init_mean=(0.05, 0.1), init_std=(0.2, 0.1),
     lr=0.005, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=10, epochs=200, max_spikes=32)
 

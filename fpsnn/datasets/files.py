@@ -97,7 +97,7 @@ class DataSet:
         1 x the step-difference std, start at the training mean) or the identity (events)."""
         hyper = self.default_hyper() if hyper is None else hyper
         if self.kind == "static":
-            return LatencyEncoder(t_max=hyper.t_max, t_early=hyper.t_early, t_bias=hyper.t_bias,
+            return LatencyEncoder(t_max=hyper.t_input_max, t_early=hyper.t_early, t_bias=hyper.t_bias,
                                   mirrored=True).fit(self.x_train)
         if self.kind == "series":
             return DeltaEncoder(sample_rate=self.sample_rate, threshold_scale=1.0).fit(self.x_train)
@@ -120,12 +120,12 @@ class DataSet:
         static = self.kind == "static"
         t_max = 2.0 if static else float(np.ceil(self.duration() * 1.05 * 10) / 10)
         hyper = Hyperparameters(
-            alpha=0.999, beta=1.0, theta=1.0, t_max=t_max, t_sim=None if static else t_max + 1.0,
+            alpha=0.999, beta=1.0, theta=1.0, t_input_max=t_max, t_sim=None if static else t_max + 1.0,
             t_early=0.15 if static else 0.0, t_bias=0.9 if static else None, hidden=(64,),
             init_mean=(1.0, 1.0), init_std=(1.0, 0.5), lr=1e-3, gamma=0.005, tau0=0.2, tau1=1.0,
             batch_size=32, epochs=100)
         spikes = self.encoder(hyper)(self.x_train)
-        s = max(1.0, float(np.isfinite(spikes).sum(axis=(1, 2)).mean()))
+        s = max(1.0, float(np.isfinite(spikes).reshape(len(spikes), -1).sum(axis=1).mean()))
         return hyper.replace(init_mean=(7.5 / s, 1.0), init_std=(4.0 / s, 0.5))
 
     def metadata(self) -> dict:
@@ -332,6 +332,8 @@ def load_file(path, seed: int = 0, test_fraction: float = 0.2) -> DataSet:
 
 def _load_npz(path: Path, seed: int, test_fraction: float) -> DataSet:
     source = str(path)
+    if not zipfile.is_zipfile(path):  # np.load would otherwise try to unpickle any other file
+        raise ValueError(f"{source}: not a readable .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=True) as f:
             data = {k: f[k] for k in f.files}

