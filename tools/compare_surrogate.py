@@ -9,8 +9,8 @@ One network, two training methods, same data, same initial weights, same minibat
   encoder of ``fpsnn.datasets.spec("yinyang")``), 150 hidden and 3 output current-based LIF neurons,
   alpha = 1/tau_syn = 0.999, beta = 1/tau_mem = 1.0, theta = 1, window T = 2 (time units).
 * Data: the 5000-sample training split, the 1000-sample test split (``--train-subset`` for quick checks).
-* Initial weights: ``fpsnn.train.init_network`` with the weight stream of the run seed (exactly what
-  ``fpsnn.train.Trainer`` draws: W1 ~ N(1.5, 0.8), W2 ~ N(2.0, 0.1)); copied into the snnTorch model.
+* Initial weights: ``fpsnn.training.init_network`` with the weight stream of the run seed (exactly what
+  ``fpsnn.training.Trainer`` draws: W1 ~ N(1.5, 0.8), W2 ~ N(2.0, 0.1)); copied into the snnTorch model.
 * Minibatches: 150 samples, the same shuffling stream (``SeedSequence(seed).spawn(2)[1]``) for both,
   so both methods see the same minibatch sequence.
 * "fpsnn": exact gradients in continuous time (``Trainer``, adjoint mode), first-spike cross entropy
@@ -268,18 +268,18 @@ def train_snntorch(torch, snn, surrogate, sf, hyper, init_weights, train, test, 
 # ----------------------------------------------------------------------------------- fpsnn training
 def train_fpsnn(hyper, train, test, seed: int, log=None) -> tuple[list, list]:
     from fpsnn.losses import FirstSpikeCrossEntropy
-    from fpsnn.train import Trainer
+    from fpsnn.training import Trainer
 
     class _LoggingTrainer(Trainer):
-        def _metrics(self, *a, **k):
-            r = super()._metrics(*a, **k)
+        def metrics(self, *a, **k):
+            r = super().metrics(*a, **k)
             if log:
                 log("fpsnn", r)
             return r
 
     trainer = _LoggingTrainer(hyper, train, test, n_classes=3, seed=seed, progress=False)
     # Warm-up (numba compilation of simulation and gradient) so that epoch times exclude it.
-    warm, _, _ = trainer._fresh_state()
+    warm = trainer.initial_network()
     warm.value_and_grad(train[0][:4], FirstSpikeCrossEntropy(train[1][:4], tau0=hyper.tau0, tau1=hyper.tau1,
                                                              gamma=hyper.gamma), mode=hyper.grad_mode)
     result = trainer.fit()
@@ -371,7 +371,7 @@ def main(argv=None) -> int:
     import numba
 
     from fpsnn import datasets
-    from fpsnn.train import init_network
+    from fpsnn.training import init_network
 
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))

@@ -15,21 +15,20 @@ Per seed (the seed sets the float initialisation, the minibatch order and the em
    * ``hil``: the gradient of the nominal chip network at the measured times;
    * ``calibrated`` (the method, ``FineTuner(calibrate=True)``, ``fpsnn hil --calibrate``): probe
      programs measure each synapse's weight-to-threshold gain on the device
-     (:func:`fpsnn.hil.calibrate_device`), the weights are divided by the gains, and the gradient is
+     (:func:`fpsnn.finetune.calibrate_device`), the weights are divided by the gains, and the gradient is
      taken on the calibrated device model; ``calibrated_start`` is the accuracy right after the
      division, before any in-the-loop step;
    * ``upper_bound`` (``--no-upper-bound`` skips it): the same with the emulator's true mismatch
-     factors, time constants included (:func:`fpsnn.hil.true_device_model`), which no real chip
-     reports. Meant as an upper bound, it is not one on Xylo: with these defaults (10 seeds) it
-     recovered 0.73 / 0.83 of the loss at 10 / 20 % mismatch against 1.08 / 1.01 for the calibrated
-     gains (Loihi: 1.02 / 0.94 against 1.03 / 0.94).
+     factors, time constants included (:func:`fpsnn.finetune.true_device_model`), which no real chip
+     reports (meant as an upper bound; measured, it is not one on Xylo).
 
    "Recovered fraction" = (after - before) / (unperturbed chip after HIL - before), summed over seeds.
 
 Every accuracy is measured on the emulator (bit-accurate integer arithmetic; time grid = the
 backend's default step, Xylo ``t_max / 64``, Loihi ``t_max / 128``) on the first ``--test-subset``
 test samples, except "float" (exact continuous-time simulation). Output: a Markdown table (mean +- std
-over seeds), optionally one JSON object (``--json``), and a plot of test accuracy vs in-the-loop epoch per case (``--plot``).
+over seeds), optionally one JSON object (``--json``), and a plot of test accuracy vs in-the-loop epoch per
+case (``--plot``). The measured table and figure of the defaults: ``docs/finetune.md``.
 
     python tools/reproduce_hil.py --seeds 2 --epochs 4 --train-subset 300        # a quick look
     python tools/reproduce_hil.py --json --plot hil.png --log hil.jsonl           # the table: 10 seeds, ~8 min
@@ -49,7 +48,7 @@ CHIPS = ("xylo-audio2", "loihi2")
 
 def _float_model(seed, hyper, train, test, cache: Path | None):
     from fpsnn import io
-    from fpsnn.train import Trainer
+    from fpsnn.training import Trainer
 
     path = None
     if cache is not None:
@@ -64,8 +63,9 @@ def _float_model(seed, hyper, train, test, cache: Path | None):
 
 
 def run_seed(seed: int, args, log=print) -> dict:
-    from fpsnn import datasets, hil
-    from fpsnn.train import evaluate
+    from fpsnn import datasets
+    from fpsnn import finetune as hil
+    from fpsnn.training import evaluate
 
     spec = datasets.spec("yinyang")
     hyper = spec.hyper.replace(hidden=(args.hidden,), lr=args.float_lr, batch_size=args.batch_size,

@@ -85,7 +85,7 @@ DESCRIPTION = f"Iris (sklearn): stratified 120 train / 30 test (seed {SPLIT_SEED
 # Paper appendix, Table 2. The table gives no batch size or epoch count: full batch, 100 epochs. With
 # tau1 = 1 the late-label penalty swamps the cross entropy at T = 16 (see the module docstring).
 HYPERPARAMETERS = Hyperparameters(
-    alpha=1.0, beta=0.9, theta=1.0, t_max=16.0, t_early=0.0,
+    alpha=1.0, beta=0.9, theta=1.0, t_input_max=16.0, t_early=0.0,
     hidden=(10,), init_mean=(3.0, 2.0), init_std=(1.0, 0.1),
     lr=0.05, gamma=0.1, tau0=1.0, tau1=1.0, batch_size=None, epochs=100)
 
@@ -97,14 +97,14 @@ HYPERPARAMETERS = Hyperparameters(
 # PSP of a weight of 1.5 peaks at 0.58 < theta), output std 0.5 (0.1 leaves 3 of 10 seeds stuck at one
 # class), tau0 0.5, lr 0.02 with a cosine decay to 2e-4 over a fixed 800 full-batch epochs.
 REFERENCE_SPIKE_HYPERPARAMETERS = HYPERPARAMETERS.replace(
-    t_bias=0.0, gamma=1.0, tau1=HYPERPARAMETERS.t_max / 2, init_mean=(1.5, 2.0), init_std=(0.5, 0.5),
+    t_bias=0.0, gamma=1.0, tau1=HYPERPARAMETERS.t_input_max / 2, init_mean=(1.5, 2.0), init_std=(0.5, 0.5),
     tau0=0.5, lr=0.02, schedule="cosine", lr_decay=0.01, epochs=800)
 
 
 # Table 2 with the penalty's time constant scaled to the horizon: tau1 = T/2, the ratio of Tables 1 and 3
 # (T = 2, tau1 = 1). gamma (e^{f/8} - 1) is 0-0.64 for f in [0, 16], the size of the cross entropy, and
 # still anchors the output spikes in the window (gamma = 0 lets them drift out and fall silent).
-PENALTY_SCALED_HYPERPARAMETERS = HYPERPARAMETERS.replace(tau1=HYPERPARAMETERS.t_max / 2)
+PENALTY_SCALED_HYPERPARAMETERS = HYPERPARAMETERS.replace(tau1=HYPERPARAMETERS.t_input_max / 2)
 
 
 @lru_cache(maxsize=1)
@@ -135,5 +135,5 @@ def load(split: str):
 def encoder(hyper: Hyperparameters) -> LatencyEncoder:
     """Mirrored min/max encoding with min/max over all 150 samples (paper section 5.2)."""
     x, _ = _all()
-    return LatencyEncoder.fit_minmax(x, t_max=hyper.t_max, t_early=hyper.t_early, t_bias=hyper.t_bias,
+    return LatencyEncoder.fit_minmax(x, t_max=hyper.t_input_max, t_early=hyper.t_early, t_bias=hyper.t_bias,
                                      mirrored=True)

@@ -63,7 +63,7 @@ DESCRIPTION = "XOR: the 4 binary patterns (every split); bits -> spike at 0.0 or
 # identical training runs over 1000 inits (3.0 is too short for 2 of them with gamma = 0), so 4.0 is as
 # good as an unbounded window here.
 HYPERPARAMETERS = Hyperparameters(
-    alpha=1.0, beta=0.99, theta=1.0, t_max=2.0, t_sim=4.0, t_early=0.0,
+    alpha=1.0, beta=0.99, theta=1.0, t_input_max=2.0, t_sim=4.0, t_early=0.0,
     hidden=(4,), init_mean=(3.0, 2.0), init_std=(1.0, 0.1),
     lr=0.1, gamma=0.2, tau0=0.1, tau1=1.0, batch_size=None, epochs=100)
 
@@ -79,4 +79,4 @@ def load(split: str):
 
 def encoder(hyper: Hyperparameters) -> LatencyEncoder:
     """Direct encoding: bit 0 -> ``t_early`` (0.0), bit 1 -> ``t_max`` (2.0)."""
-    return LatencyEncoder(t_max=hyper.t_max, t_early=hyper.t_early, t_bias=hyper.t_bias)
+    return LatencyEncoder(t_max=hyper.t_input_max, t_early=hyper.t_early, t_bias=hyper.t_bias)

@@ -27,7 +27,7 @@ DESCRIPTION = "Yin-Yang (official generator): train 5000 (seed 42), validation 1
 
 # Paper appendix, Table 3.
 HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_max=2.0, t_early=0.15, t_bias=0.9,
+    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.0, t_early=0.15, t_bias=0.9,
     hidden=(150,), init_mean=(1.5, 2.0), init_std=(0.8, 0.1),
     lr=0.0005, gamma=0.005, tau0=0.2, tau1=1.0, batch_size=150, epochs=300)
 
@@ -74,4 +74,4 @@ def load(split: str):
 
 def encoder(hyper: Hyperparameters) -> LatencyEncoder:
     """Direct encoding on [t_early, T] plus the bias spike at ``t_bias``."""
-    return LatencyEncoder(t_max=hyper.t_max, t_early=hyper.t_early, t_bias=hyper.t_bias)
+    return LatencyEncoder(t_max=hyper.t_input_max, t_early=hyper.t_early, t_bias=hyper.t_bias)

@@ -1,76 +1,19 @@
-"""Trainer: optimizers, schedules, metrics, reproducibility, exact resumption, and real training runs."""
+"""Trainer (fpsnn.training.trainer): initialisation, reproducibility, exact resumption, real training runs."""
 import numpy as np
 import pytest
 
-from fpsnn import Network, datasets, io, train
+from fpsnn import datasets, io
+from fpsnn import training as train
 
 
-# ------------------------------------------------------------------------------------ optimizers
-def test_adam_first_step_moves_each_weight_by_lr_against_the_gradient_sign():
-    opt = train.Adam([(2, 2)])
-    p = [np.zeros((2, 2))]
-    g = [np.array([[3.0, -0.5], [1e-3, -20.0]])]
-    new = opt.step(p, g, lr=0.1)[0]
-    np.testing.assert_allclose(new, -0.1 * np.sign(g[0]), rtol=1e-5)
-    assert opt.t == 1 and np.all(p[0] == 0)  # inputs untouched
-
-
-def test_adam_state_round_trip_continues_identically():
-    rng = np.random.default_rng(0)
-    grads = [[rng.normal(size=(3,))] for _ in range(6)]
-    a = train.Adam([(3,)])
-    pa = [np.zeros(3)]
-    for g in grads[:3]:
-        pa = a.step(pa, g, 0.01)
-    arrays, scalars = a.state()
-    b = train.Adam([(3,)])
-    b.load_state(arrays, scalars)
-    pb = [p.copy() for p in pa]
-    for g in grads[3:]:
-        pa = a.step(pa, g, 0.01)
-        pb = b.step(pb, g, 0.01)
-    np.testing.assert_array_equal(pa[0], pb[0])
-
-
-def test_sgd_with_momentum():
-    opt = train.SGD([(1,)], momentum=0.5)
-    p = opt.step([np.array([1.0])], [np.array([2.0])], lr=0.1)
-    p = opt.step(p, [np.array([2.0])], lr=0.1)
-    np.testing.assert_allclose(p[0], [1.0 - 0.2 - 0.1 * (0.5 * 2 + 2)])
-
-
-def test_learning_rate_schedules():
-    h = datasets.spec("xor").hyper
-    assert train.learning_rate(h, 57) == h.lr  # the paper: constant
-    step = h.replace(schedule="step", lr_step=10, lr_decay=0.5)
-    assert [train.learning_rate(step, e) for e in (0, 9, 10, 25)] == [0.1, 0.1, 0.05, 0.025]
-    cos = h.replace(schedule="cosine", lr_decay=0.01, epochs=100)
-    assert train.learning_rate(cos, 0) == pytest.approx(0.1)
-    assert train.learning_rate(cos, 50) == pytest.approx(0.1 * (0.01 + 0.99 * 0.5))
-    assert train.learning_rate(cos, 100) == pytest.approx(0.001)
-
-
-# ------------------------------------------------------------------------------------ init, metrics
+# ------------------------------------------------------------------------------------ initialisation
 def test_init_network_uses_the_spec_distribution():
     h = datasets.spec("yinyang").hyper.replace(hidden=(400,))
     net = train.init_network(h, 5, 3, np.random.default_rng(0))
-    assert net.sizes == (400, 3) and net.t_max == h.t_max
+    assert net.sizes == (400, 3) and net.t_max == h.t_input_max
     assert abs(net.weights[0].mean() - 1.5) < 0.05 and abs(net.weights[0].std() - 0.8) < 0.05
     assert abs(net.weights[1].mean() - 2.0) < 0.02 and abs(net.weights[1].std() - 0.1) < 0.02
     assert float(net.alpha[0][0]) == 0.999 and float(net.beta[1][0]) == 1.0
-
-
-def test_evaluate_counts_dead_hidden_neurons_and_silent_outputs():
-    w1 = np.array([[5.0, -5.0, 5.0]])  # hidden neuron 1 only ever receives inhibition: dead
-    w2 = np.array([[5.0, 0.0], [5.0, 0.0], [5.0, 0.0]])  # output 1 gets nothing: always silent
-    net = Network(weights=[w1, w2], alpha=1.0, beta=0.9, t_max=8.0)
-    x = np.array([[0.0], [1.0], [np.inf]])  # the last sample has no input spike at all
-    m = train.evaluate(net, x, np.array([0, 1, 0]), datasets.spec("iris").hyper)
-    assert m["dead_hidden"] == [1]
-    assert m["silent_outputs"] == pytest.approx(1 / 3)
-    assert m["silent_label"] == pytest.approx(2 / 3)  # sample 1 (label 1) and sample 2 (all silent)
-    assert m["accuracy"] == pytest.approx(1 / 3)  # sample 0 right, 1 wrong, 2 silent (-1)
-    assert m["mean_spikes"] > 0 and np.isfinite(m["loss"])
 
 
 # ------------------------------------------------------------------------------------ training runs
@@ -103,7 +46,7 @@ def test_iris_table2_penalty_swamps_the_cross_entropy_and_tau1_of_half_t_fixes_i
 
     x, y = datasets.load("iris", "train")
     t = datasets.encoder("iris")(x)
-    net = train.Trainer(HYPERPARAMETERS, (t, y), seed=0, progress=False)._fresh_state()[0]
+    net = train.Trainer(HYPERPARAMETERS, (t, y), seed=0, progress=False).initial_network()
     grads = {}
     for gamma in (HYPERPARAMETERS.gamma, 0.0):
         _, g = net.value_and_grad(t, FirstSpikeCrossEntropy(y, tau0=1.0, tau1=1.0, gamma=gamma))
