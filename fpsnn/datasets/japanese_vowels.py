@@ -1,12 +1,12 @@
 """Japanese Vowels (UCI / UEA archive, bundled in sktime 1.2): nine speakers saying the vowel /ae/.
 
-Each sample is a series of 7-26 frames of 12 LPC cepstrum coefficients (ragged: ``load`` returns an object
-array of ``(12, steps_i)`` float64 arrays); the class is the speaker (labels ``"1"`` ... ``"9"`` -> 0 ... 8).
+Each sample is a series of 7-26 frames (test: 7-29) of 12 LPC cepstrum coefficients (ragged: ``load``
+returns an object array of ``(12, steps_i)`` float64 arrays); the class is the speaker (labels ``"1"`` ... ``"9"`` -> 0 ... 8).
 Split: the archive's own, 270 training series (30 per speaker) and 370 test series (24-88 per speaker);
 ``validation`` is the test split (the archive has no third split). Needs the ``data`` extra (sktime).
 
 Encoding: send-on-delta (:class:`fpsnn.encoding.DeltaEncoder`) at 10 frames per time unit (a 26-frame
-series ends at t = 2.5), thresholds = 1 x each channel's training step-difference standard deviation, start
+series ends at t = 2.5, a 29-frame test series at 2.8), thresholds = 1 x each channel's training step-difference standard deviation, start
 level = the channel's training mean (the first frame's cepstrum, which identifies the speaker, becomes
 spikes at t = 0); 24 inputs (up and down per coefficient), about 150 spikes per sample.
 """
@@ -20,11 +20,11 @@ N_FEATURES = 12  # channels
 N_CLASSES = 9
 CLASSES = tuple("123456789")
 SAMPLE_RATE = 10.0  # frames per time unit
-DESCRIPTION = "Japanese Vowels (sktime/UEA): 12 LPC channels, 7-26 frames, 9 speakers; train 270, test 370"
+DESCRIPTION = "Japanese Vowels (sktime/UEA): 12 LPC channels, 7-29 frames, 9 speakers; train 270, test 370"
 
-# Defaults sized for about 150 input spikes per sample over 2.6 time units (integrator: tune).
+# Defaults sized for about 150 input spikes per sample over 2.9 time units (integrator: tune).
 HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.6, t_sim=4.0, t_early=0.0,
+    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.9, t_sim=4.0, t_early=0.0,
     hidden=(100,), init_mean=(0.05, 0.1), init_std=(0.2, 0.1),
     lr=0.002, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=30, epochs=100, max_spikes=32)
 

