@@ -9,12 +9,15 @@ with tau1 = T/2 (the paper's tau1 = 1 lets the late-label penalty swamp the cros
 lr schedule (99.7 +- 1.0 % test, 9 of 10 seeds at 100 %). Measured figures and the reasons are in
 fpsnn/datasets/iris.py.
 
-    python tools/reproduce_iris.py --jobs 1            # 10 seeds, Table 2 as printed
+    python tools/reproduce_iris.py --jobs 1            # 10 seeds, Table 2 as printed, in turn
     python tools/reproduce_iris.py --variant penalty-scaled
     python tools/reproduce_iris.py --variant reference-spike --jobs 1   # ~50 s
     python tools/reproduce_iris.py --t-sim 32          # simulate to 2 T (same accuracies)
     python tools/reproduce_iris.py --seeds 2 --epochs 5 --json
     python tools/reproduce_iris.py --variant reference-spike --fresh-splits  # held-out check, ~50 s
+
+Seeds run through the sweep path (``fpsnn.sweep.run_seeds``): Ray tasks on ``--jobs`` CPUs when Ray is
+installed, in turn otherwise, same results.
 
 ``--fresh-splits`` trains model seed 0 on N other stratified 120/30 splits (split seeds 0..N-1, not the
 documented 42) instead of N model seeds on the documented split. The reference-spike settings were chosen
@@ -30,6 +33,7 @@ import time
 
 import numpy as np
 
+from fpsnn.sweep import add_seed_arguments, seed_options
 
 VARIANTS = {"paper": "HYPERPARAMETERS", "penalty-scaled": "PENALTY_SCALED_HYPERPARAMETERS",
             "reference-spike": "REFERENCE_SPIKE_HYPERPARAMETERS"}
@@ -45,14 +49,14 @@ def main(argv=None) -> int:
     p.add_argument("--t-sim", type=float, help="end of the simulated window (default: T = 16)")
     p.add_argument("--fresh-splits", action="store_true",
                    help="model seed 0 on --seeds other splits (split seeds 0..N-1) instead of N model seeds")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    add_seed_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error("--seeds must be >= 1")
 
     from fpsnn.datasets import iris
-    from fpsnn.train import run_seeds
+    from fpsnn.sweep import run_seeds
 
     hyper = getattr(iris, VARIANTS[args.variant])
     if args.epochs is not None:
@@ -66,11 +70,11 @@ def main(argv=None) -> int:
         for split_seed in range(args.seeds):  # in this process: the split is a module setting
             iris.SPLIT_SEED = split_seed
             iris._split_indices.cache_clear()
-            runs.append(dict(run_seeds("iris", [0], hyper, jobs=1)[0], split_seed=split_seed))
+            runs.append(dict(run_seeds("iris", [0], hyper, backend="sequential")[0], split_seed=split_seed))
             print(f"  split seed {split_seed}:", end="", file=sys.stderr)
             show(runs[-1])
     else:
-        runs = run_seeds("iris", range(args.seeds), hyper, jobs=args.jobs, on_result=show)
+        runs = run_seeds("iris", range(args.seeds), hyper, on_result=show, **seed_options(args))
     acc = np.array([r["test_accuracy"] for r in runs])
     result = {"seeds": args.seeds, "variant": args.variant, "fresh_splits": args.fresh_splits, "hyper": hyper.to_dict(), "epochs": hyper.epochs,
               "test_accuracy_mean": float(acc.mean()),

@@ -13,7 +13,7 @@ entropy without the late-label penalty (gamma = 0); ``--variant table`` uses Tab
 (gamma = 0.2). Measured, seeds 0-999, at most 200 iterations: cross-entropy 1000/1000, mean 17.13,
 median 15, max 164; table 955/1000, mean 32.3, median 23, max 186. Why: ``fpsnn/datasets/xor.py``.
 
-    python tools/reproduce_xor.py                       # 1000 inits, 2 processes
+    python tools/reproduce_xor.py                       # 1000 inits, Ray on 2 CPUs (in turn without Ray)
     python tools/reproduce_xor.py --inits 20 --json     # quick check
     python tools/reproduce_xor.py --variant table       # Table 1 as printed (gamma = 0.2)
 """
@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from fpsnn.sweep import add_seed_arguments, seed_options
+
 VARIANTS = {"cross-entropy": "CROSS_ENTROPY_HYPERPARAMETERS", "table": "HYPERPARAMETERS"}
 
 
@@ -36,14 +38,14 @@ def main(argv=None) -> int:
     p.add_argument("--variant", choices=tuple(VARIANTS), default="cross-entropy",
                    help="loss of section 5.1 (first-spike cross entropy, gamma 0; default) or Table 1 as "
                         "printed (gamma 0.2)")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    add_seed_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     if args.inits < 1 or args.max_iterations < 1:
         p.error("--inits and --max-iterations must be >= 1")
 
     from fpsnn.datasets import xor
-    from fpsnn.train import run_seeds
+    from fpsnn.sweep import run_seeds
 
     hyper = getattr(xor, VARIANTS[args.variant]).replace(epochs=args.max_iterations)
     t0 = time.perf_counter()
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
         if len(done) % 50 == 0 or len(done) == args.inits:
             print(f"  {len(done)}/{args.inits} inits done", file=sys.stderr)
 
-    runs = run_seeds("xor", range(args.inits), hyper, jobs=args.jobs, on_result=note, until_accuracy=1.0)
+    runs = run_seeds("xor", range(args.inits), hyper, on_result=note, until_accuracy=1.0, **seed_options(args))
     iters = np.array([r["epochs"] for r in runs if r["stopped_early"]])
     result = {
         "inits": args.inits, "variant": args.variant, "gamma": hyper.gamma, "converged": int(iters.size),
