@@ -259,7 +259,7 @@ COMMANDS: list[Command] = [
     Command("demo", "train Yin-Yang briefly, plot it, deploy it to the Xylo Audio 2 and Loihi 2 emulators",
             "fpsnn.demo:configure", "fpsnn.demo:run"),
     Command("hil", "fine-tune a model for a chip from spike times measured on it (or offline: --mode qat)",
-            "fpsnn.hil:configure_cli", "fpsnn.hil:run_cli"),
+            "fpsnn.finetune.command:configure_cli", "fpsnn.finetune.command:run_cli"),
 ]
 
 

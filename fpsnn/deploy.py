@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import json_default, write_atomic
-from .resolve import read_model, resolve_model
+from .resolve import check_subset, read_model, resolve_model
 
 __all__ = ["load_network", "load_data", "resources", "accuracy", "float_accuracy", "deploy", "emulate",
            "configure_deploy", "configure_emulate", "run_deploy", "run_emulate"]
@@ -48,8 +48,7 @@ def load_data(data, metadata: dict, subset: int | None = None, net=None):
     data set's default. ``subset`` keeps the first ``subset`` samples. With ``net``, the input count
     is checked against the network's.
     """
-    if subset is not None and (isinstance(subset, bool) or int(subset) != subset or subset < 1):
-        raise ValueError(f"subset = {subset!r}: must be an integer >= 1")
+    check_subset(subset)
     if isinstance(data, tuple):
         if len(data) != 2:
             raise ValueError(f"data: a tuple must be (spike times, labels), got {len(data)} items")
@@ -66,8 +65,12 @@ def load_data(data, metadata: dict, subset: int | None = None, net=None):
 def resources(net, chip, program=None) -> dict:
     """Deprecated: ``fpsnn.backends.get(chip_name).resources(net, program)`` (``chip``: a name or a
     :class:`fpsnn.backends.chips.ChipDescription`)."""
+    import warnings
+
     from .backends import get, registry
 
+    warnings.warn("fpsnn.deploy.resources is deprecated: use fpsnn.backends.get(name).resources(net, program)",
+                  DeprecationWarning, stacklevel=2)
     backend = get(chip) if isinstance(chip, str) else registry.backend_class(chip.family)(chip)
     return backend.resources(net, program)
 

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets, io
-from .datasets import Hyperparameters, field_names
+from .datasets import Hyperparameters, current_names, field_names
 from .encoding import encoder_from_dict
 from .network import Network
 
-__all__ = ["ModelContext", "resolve_model", "read_model", "parse_data_spec"]
+__all__ = ["ModelContext", "resolve_model", "read_model", "parse_data_spec", "check_subset"]
 
 
 # ------------------------------------------------------------------------------------------- data sources
@@ -67,6 +67,12 @@ def parse_data_spec(spec: str, default_split: str = "test") -> tuple[str, str]:
     if split not in datasets.SPLITS:
         raise ValueError(f"data: unknown split {split!r}; expected one of {', '.join(datasets.SPLITS)}")
     return name, split
+
+
+def check_subset(subset) -> None:
+    """ValueError unless ``subset`` (keep the first so many samples) is None or an integer >= 1."""
+    if subset is not None and (isinstance(subset, bool) or int(subset) != subset or subset < 1):
+        raise ValueError(f"subset = {subset!r}: must be an integer >= 1")
 
 
 def _source(data: str, default_split: str) -> _DatasetSource:
@@ -118,8 +124,7 @@ class ModelContext:
         split = self.split if split is None else split
         if split not in datasets.SPLITS:
             raise ValueError(f"split = {split!r}: unknown split; valid: {', '.join(datasets.SPLITS)}")
-        if subset is not None and (isinstance(subset, bool) or int(subset) != subset or subset < 1):
-            raise ValueError(f"subset = {subset!r}: must be an integer >= 1")
+        check_subset(subset)
         x, y = self._source.load(split)
         x, y = x[:subset], y[:subset]
         return self.encoder(x), y
@@ -130,11 +135,12 @@ class ModelContext:
 
 
 def _hyper_from(metadata: dict, source: _DatasetSource | None) -> Hyperparameters | None:
-    """The run's hyper-parameters; fields a newer fpsnn added keep the data set's defaults."""
+    """The run's hyper-parameters: former field names are read under their new ones, fields this fpsnn
+    does not know are dropped, and fields the file lacks keep the data set's defaults."""
     stored = metadata.get("hyper")
     if stored is None:
         return source.default_hyper() if source is not None else None
-    known = {k: v for k, v in stored.items() if k in field_names()}
+    known = {k: v for k, v in current_names(stored).items() if k in field_names()}
     try:
         if source is not None:
             return source.default_hyper().replace(**known)

@@ -157,7 +157,7 @@ def test_nothing_in_the_package_imports_the_cli():
     root = pathlib.Path(cli.__file__).parent
     users = [p.name for p in root.rglob("*.py") if p.name != "cli.py"
              and ("from .cli import" in p.read_text() or "fpsnn.cli" in p.read_text() or "from . import cli" in p.read_text())]
-    assert users == [] or users == ["hil.py"], users   # hil.py: the deprecated alias of fpsnn.finetune
+    assert users == [], users
 
 
 def test_a_directory_given_as_model_is_said_to_be_one(tmp_path, capsys):

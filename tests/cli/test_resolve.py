@@ -70,9 +70,11 @@ def test_hyper_parameters_of_a_newer_or_older_file_keep_known_fields(tmp_path):
     hyper.pop("grad_mode")
     hyper["a_future_field"] = 3
     hyper["lr"] = 0.123
+    hyper["t_max"] = hyper.pop("t_input_max") - 0.5          # the field's former name
     path = io.save_model(tmp_path / "m.fpsnn", _net(), {"dataset": "yinyang", "hyper": hyper})
     ctx = resolve_model(path)
     assert ctx.hyper.lr == 0.123 and ctx.hyper.grad_mode == "adjoint"
+    assert ctx.hyper.t_input_max == datasets.spec("yinyang").hyper.t_input_max - 0.5
 
 
 def test_bare_networks_and_wrong_input_counts(tmp_path):
