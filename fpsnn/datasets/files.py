@@ -195,7 +195,8 @@ def _labels(y, field: str, source: str) -> np.ndarray:
         if np.any(np.isnan(a)):
             raise ValueError(f"{source}: field '{field}': label missing (NaN) at sample {int(np.argmax(np.isnan(a)))}")
         if np.any(a != np.round(a)):
-            raise ValueError(f"{source}: field '{field}': labels must be ints or strings, found {a[a != np.round(a)][0]}")
+            bad = a[a != np.round(a)][0]
+            raise ValueError(f"{source}: field '{field}': labels must be ints or strings, found {bad}")
         return a.astype(np.int64)
     if a.dtype.kind in "iub":
         return a.astype(np.int64)

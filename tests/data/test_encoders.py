@@ -111,7 +111,8 @@ def test_bad_encoder_dicts_are_named(d, word):
         encoder_from_dict(d)
 
 
-@pytest.mark.parametrize("kwargs,word", [(dict(sample_rate=0), "sample_rate"), (dict(threshold_scale=-1), "threshold_scale"),
+@pytest.mark.parametrize("kwargs,word", [(dict(sample_rate=0), "sample_rate"),
+                                         (dict(threshold_scale=-1), "threshold_scale"),
                                          (dict(max_spikes=0), "max_spikes"), (dict(baseline="zero"), "baseline")])
 def test_delta_encoder_validation(kwargs, word):
     with pytest.raises(ValueError, match=word):
