@@ -44,7 +44,6 @@ from ..losses import FirstSpikeCrossEntropy
 from ..network import Network
 from ..training import (EpochLoop, LoopState, LoopTask, Minibatch, RunFiles, SpikeMetrics, TrainResult, all_finite,
                         check_training_data, fingerprint, gradient_list, make_optimizer, parameter_list)
-from ..training.runfiles import save_model_file
 from .calibration import DeviceModel, calibrate_device
 from .policy import POLICY_COUNTS, clean_times
 from .targets import MODES, TargetFailure, make_source, measure_metrics
@@ -92,6 +91,9 @@ class FineTuner(RunFiles, LoopTask):
             by the device's weight gains (:meth:`~.calibration.DeviceModel.compensate`), so that the
             device first runs what the float network means; ``False`` keeps the weights and only
             corrects the gradients.
+
+    :meth:`fit` raises :class:`TargetLost` when the target fails (the state after the last completed
+    update is checkpointed); :meth:`save` writes the fine-tuned shadow network as a model file.
     """
 
     net: Network
@@ -261,26 +263,8 @@ class FineTuner(RunFiles, LoopTask):
                        silent_label=te["silent_label"], dead_hidden=te["dead_hidden"], mean_spikes=te["mean_spikes"])
         return row
 
-    # ------------------------------------------------------------------ run and save
-    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainResult:
-        """Fine-tune for ``hyper.epochs`` epochs (or resume from ``out_dir``'s checkpoint).
-
-        Args:
-            resume: continue from ``out_dir/checkpoint.fpsnn`` if it exists (a fresh start otherwise).
-            stop_after: return after this epoch without writing the final model (tests of resumption).
-
-        Raises:
-            TargetLost: the target raised; the state after the last completed update is checkpointed.
-        """
-        return self.loop.fit(resume=resume, stop_after=stop_after)
-
-    def save(self, result: TrainResult, path=None) -> Path:
-        """Write the fine-tuned shadow network as a model file (default ``out_dir/model.fpsnn``)."""
-        path = self.model_path if path is None else Path(path)
-        if path is None:
-            raise ValueError("path: needed when the fine-tuner has no out_dir")
-        metadata = dict(self.metadata)
-        metadata.update(hyper=self.hyper.to_dict(), fine_tune=self.config(), epochs=result.epochs,
-                        metrics=result.final, history=result.history)
-        metadata["fine_tune"].pop("data_sha256")
-        return save_model_file(path, result.net, result.initial_weights, metadata)
+    def model_metadata(self, result: TrainResult) -> dict:
+        config = self.config()
+        config.pop("data_sha256")
+        return dict(hyper=self.hyper.to_dict(), fine_tune=config, epochs=result.epochs, metrics=result.final,
+                    history=result.history)

@@ -32,7 +32,7 @@ from ..network import Network
 from .optimizers import learning_rate, make_optimizer
 from .params import parameter_list, with_parameter_list
 from .progress import Progress
-from .runfiles import config_differences, initial_arrays, initial_weights
+from .runfiles import config_differences, initial_arrays, initial_weights, save_model_file
 
 __all__ = ["LoopState", "Minibatch", "LoopTask", "StepFailed", "EpochLoop", "TrainResult", "check_training_data"]
 
@@ -117,8 +117,9 @@ class LoopTask:
     """The hooks of a run on :class:`EpochLoop` (base class: the defaults).
 
     A task has ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`: optimizer, schedule, ``batch_size``,
-    ``epochs``), ``y_train`` (the labels; the loop only needs their number), ``progress`` (bool) and
-    ``checkpoint_every`` (minibatches or ``None``), and the :class:`~.runfiles.RunFiles` paths.
+    ``epochs``), ``y_train`` (the labels; the loop only needs their number), ``progress`` (bool),
+    ``checkpoint_every`` (minibatches or ``None``), ``metadata`` (JSON for the model file), ``loop``
+    (its :class:`EpochLoop`) and the :class:`~.runfiles.RunFiles` paths.
     """
 
     kind = "train"
@@ -161,9 +162,28 @@ class LoopTask:
         """The error to raise when a hook raised :class:`StepFailed` (the checkpoint is written)."""
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
-    def save(self, result: TrainResult) -> Path:
-        """Write the final model file; returns its path."""
+    def model_metadata(self, result: TrainResult) -> dict:
+        """What the final model file records besides the task's ``metadata`` (hyper-parameters, history...)."""
         raise NotImplementedError
+
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainResult:
+        """Run for ``hyper.epochs`` epochs (or resume from ``out_dir``'s checkpoint); see :meth:`EpochLoop.fit`.
+
+        Args:
+            resume: continue from ``out_dir/checkpoint.fpsnn`` if it exists (a fresh start otherwise).
+            stop_after: return after this epoch without writing the final model, exactly as if the
+                process had been killed there (used to test resumption).
+        """
+        return self.loop.fit(resume=resume, stop_after=stop_after)
+
+    def save(self, result: TrainResult, path=None) -> Path:
+        """Write the final model file (default ``out_dir/model.fpsnn``): network, initial weights, metadata."""
+        path = self.model_path if path is None else Path(path)
+        if path is None:
+            raise ValueError("path: needed when the run has no out_dir")
+        metadata = dict(self.metadata)
+        metadata.update(self.model_metadata(result))
+        return save_model_file(path, result.net, result.initial_weights, metadata)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from .evaluate import evaluate
 from .loop import EpochLoop, LoopState, LoopTask, Minibatch, TrainResult, check_training_data
 from .optimizers import make_optimizer
 from .params import all_finite, gradient_list, init_network, parameter_list
-from .runfiles import RunFiles, fingerprint, save_model_file
+from .runfiles import RunFiles, fingerprint
 
 __all__ = ["Trainer", "TrainResult", "fit_dataset"]
 
@@ -133,28 +133,9 @@ class Trainer(RunFiles, LoopTask):
     def reached(self, row: dict) -> bool:
         return self.until_accuracy is not None and row["train_accuracy"] >= self.until_accuracy
 
-    # ------------------------------------------------------------------ run and save
-    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainResult:
-        """Train for ``hyper.epochs`` epochs (or resume from ``out_dir``'s checkpoint).
-
-        Args:
-            resume: continue from ``out_dir/checkpoint.fpsnn`` if it exists (a fresh start otherwise).
-            stop_after: return after this epoch without writing the final model, exactly as if the
-                process had been killed there (used to test resumption).
-        """
-        return self.loop.fit(resume=resume, stop_after=stop_after)
-
-    def save(self, result: TrainResult, path=None) -> Path:
-        """Write the final model file (default ``out_dir/model.fpsnn``)."""
-        path = self.model_path if path is None else Path(path)
-        if path is None:
-            raise ValueError("path: needed when the trainer has no out_dir")
-        metadata = dict(self.metadata)
-        metadata.update(hyper=self.hyper.to_dict(), seed=int(self.seed), epochs=result.epochs,
-                        n_classes=self.n_classes, metrics=result.final, history=result.history,
-                        stopped_early=result.stopped_early)
-        return save_model_file(path, result.net, result.initial_weights, metadata)
-
+    def model_metadata(self, result: TrainResult) -> dict:
+        return dict(hyper=self.hyper.to_dict(), seed=int(self.seed), epochs=result.epochs, n_classes=self.n_classes,
+                    metrics=result.final, history=result.history, stopped_early=result.stopped_early)
 
 def fit_dataset(name: str, hyper: Hyperparameters | None = None, seed: int = 0, out_dir=None,
                 progress: bool = False, resume: bool = False, train_subset: int | None = None,
