@@ -130,7 +130,10 @@ class DataSet:
 
     def metadata(self) -> dict:
         """JSON-safe description for a model file (``load_file(source, seed=split_seed)`` rebuilds it)."""
-        return {"data_file": self.source, "kind": self.kind, "classes": [_plain(c) for c in self.classes],
+        source = self.source
+        if source != "arrays" and Path(source).is_file():
+            source = str(Path(source).resolve())  # the model file may be used from another directory
+        return {"data_file": source, "kind": self.kind, "classes": [_plain(c) for c in self.classes],
                 "sample_rate": self.sample_rate, "split_seed": self.split_seed,
                 "n_train": int(len(self.y_train)), "n_test": int(len(self.y_test))}
 

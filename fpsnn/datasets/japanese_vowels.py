@@ -9,7 +9,8 @@ Split: the archive's own, 270 training series (30 per speaker) and 370 test seri
 Encoding: send-on-delta (:class:`fpsnn.encoding.DeltaEncoder`) at 10 frames per time unit (a 26-frame
 series ends at t = 2.5, a 29-frame test series at 2.8), thresholds = 1 x each channel's training
 step-difference standard deviation, start level = the channel's training mean (the first frame's cepstrum,
-which identifies the speaker, becomes spikes at t = 0); 24 inputs (up and down per coefficient), about 150 spikes per sample.
+which identifies the speaker, becomes spikes at t = 0); 24 inputs (up and down per coefficient), about 150
+spikes per sample.
 """
 from __future__ import annotations
 
