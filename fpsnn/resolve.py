@@ -120,12 +120,9 @@ class ModelContext:
         """
         if self._source is None:
             where = self.path if self.path is not None else "the network"
-            raise ValueError(f"data: {where} names no data set; pass one (e.g. data='yinyang' or 'yinyang:test')")
-        split = self.split if split is None else split
-        if split not in datasets.SPLITS:
-            raise ValueError(f"split = {split!r}: unknown split; valid: {', '.join(datasets.SPLITS)}")
+            raise ValueError(f"data: {where} names no data set; name one (e.g. 'yinyang' or 'yinyang:test')")
         check_subset(subset)
-        x, y = self._source.load(split)
+        x, y = self._source.load(self.split if split is None else split)   # the source checks the split
         x, y = x[:subset], y[:subset]
         return self.encoder(x), y
 
@@ -203,7 +200,7 @@ def resolve_model(model, data: str | None = None, metadata: dict | None = None) 
         same = stored is not None and other.to_dict() == stored.to_dict()
         if not same or (net is not None and other.n_inputs(source.n_features) != net.n_inputs):
             raise ValueError(f"data: the model was trained on {own}, not {source.name} (its encoder and inputs "
-                             f"differ); pass data={own!r} or a model trained on {source.name}")
+                             f"differ); use {own!r} or a model trained on {source.name}")
         enc = stored
     else:
         enc = stored if stored is not None else source.default_encoder(hyper)
