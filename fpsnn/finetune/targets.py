@@ -67,7 +67,11 @@ def backend_of(target):
 
 
 def chip_network(program, shadow: Network, target) -> Network:
-    """The float network ``program`` (compiled by ``target``: a chip name or backend) implements, in ``shadow``'s units."""
+    """The float network ``program`` implements, in ``shadow``'s units.
+
+    ``target`` is what compiled the program (a chip name or a backend-like object): only its backend
+    knows how to read the program back (``backend.dequantize(program, like=shadow)``).
+    """
     return backend_of(resolve_target(target)).dequantize(program, like=shadow)
 
 
