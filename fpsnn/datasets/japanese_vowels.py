@@ -28,7 +28,7 @@ DESCRIPTION = "Japanese Vowels (sktime/UEA): 12 LPC channels, 7-29 frames, 9 spe
 HYPERPARAMETERS = Hyperparameters(
     alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.9, t_sim=4.0, t_early=0.0,
     hidden=(100,), init_mean=(0.05, 0.1), init_std=(0.2, 0.1),
-    lr=0.002, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=30, epochs=100, max_spikes=32)
+    lr=0.001, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=30, epochs=100, max_spikes=32)
 
 
 def load(split: str):
