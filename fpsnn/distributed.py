@@ -82,34 +82,50 @@ def shard_bounds(batch: int, shards: int) -> list:
     return [(k * batch // shards, (k + 1) * batch // shards) for k in range(int(shards))]
 
 
-def _chunk_limit() -> int | None:
-    from . import gradients
+def _chunk_module():
+    """The gradient module whose ``_N_CHUNKS`` bounds the adjoint's batch chunks (None: it has none)."""
+    import importlib
 
-    return getattr(gradients, "_N_CHUNKS", None)
+    for name in ("fpsnn.gradients.adjoint", "fpsnn.gradients"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "_N_CHUNKS"):
+            return module
+    return None
 
 
-def exact_shards(batch: int) -> int | None:
+def exact_shards(batch: int, net=None) -> int | None:
     """The shard count whose summed gradient is bit-identical to the one-process adjoint of ``batch``
-    samples (``None`` when the gradient module no longer reduces in a fixed number of chunks)."""
-    limit = _chunk_limit()
-    return None if limit is None else max(1, min(int(batch), int(limit)))
+    samples of ``net`` (``None`` when the gradient module no longer sums in a fixed number of chunks).
+
+    The one-process chunk count is ``min(batch, 16)`` (fewer when the partial sums of a large network
+    would pass 64 MB); it only fixes the summation order, never the maths.
+    """
+    module = _chunk_module()
+    if module is None:
+        return None
+    if net is not None and hasattr(module, "_n_chunks"):
+        n_params = sum(w.size for w in net.weights) + sum(r.size for r in net.recurrent if r is not None)
+        return int(module._n_chunks(int(batch), n_params))
+    return max(1, min(int(batch), int(module._N_CHUNKS)))
 
 
 @contextmanager
 def _one_partial_sum():
-    """Let ``fpsnn.gradients`` accumulate a shard in ONE chunk (sample after sample), like one chunk of
-    the whole batch. The chunk count only fixes the summation order, never the maths."""
-    from . import gradients
-
-    limit = _chunk_limit()
-    if limit is None:
+    """Let the adjoint accumulate a shard in ONE chunk (sample after sample), like one chunk of the
+    whole batch."""
+    module = _chunk_module()
+    if module is None:
         yield
         return
-    gradients._N_CHUNKS = 1
+    limit = module._N_CHUNKS
+    module._N_CHUNKS = 1
     try:
         yield
     finally:
-        gradients._N_CHUNKS = limit
+        module._N_CHUNKS = limit
 
 
 class _GivenDerivatives(Loss):
@@ -162,17 +178,26 @@ class GradientPool:
         backend: ``"ray"`` (actors, local Ray or the cluster at ``address``) or ``"local"`` (this process).
         address: Ray cluster address (``None``: local Ray).
         threads: numba threads per worker (default 1: the actors share the node's cores).
+        cpus_per_shard: CPUs Ray reserves per actor (an actor holds them for its life; a fraction
+            puts several shards on one CPU).
     """
 
-    def __init__(self, shards: int = 2, backend: str = "ray", address: str | None = None, threads: int | None = 1):
+    def __init__(self, shards: int = 2, backend: str = "ray", address: str | None = None, threads: int | None = 1,
+                 cpus_per_shard: float = 1.0):
         if backend not in BACKENDS:
             raise ValueError(f"backend = {backend!r}: must be one of {', '.join(BACKENDS)}")
         if int(shards) < 1:
             raise ValueError(f"shards = {shards}: must be >= 1")
+        if not float(cpus_per_shard) > 0:
+            raise ValueError(f"cpus_per_shard = {cpus_per_shard}: must be > 0")
         self.shards, self.backend = int(shards), backend
         if backend == "ray":
             ray = connect(address)
-            actor = ray.remote(num_cpus=1)(ShardWorker)
+            total = ray.cluster_resources().get("CPU", 0.0)
+            if self.shards * float(cpus_per_shard) > total:  # Ray would wait for the missing CPUs forever
+                raise ValueError(f"shards = {shards}: {shards} x cpus_per_shard {cpus_per_shard} CPUs, the Ray "
+                                 f"cluster has {total:g}; pass cpus_per_shard <= {total / self.shards:.3g}")
+            actor = ray.remote(num_cpus=float(cpus_per_shard))(ShardWorker)
             self.workers = [actor.remote(threads) for _ in range(self.shards)]
             self._get = ray.get
         else:
@@ -243,8 +268,8 @@ def _reduce(net, grads: list, d_params) -> dict:
 
 
 def value_and_grad(net, x, loss, shards: int = 2, mode: str = "adjoint", backend: str = "ray",
-                   address: str | None = None):
+                   address: str | None = None, cpus_per_shard: float = 1.0):
     """One data-parallel ``value_and_grad`` with a pool made for this call (keep a :class:`GradientPool`
-    for a training loop). ``shards = exact_shards(len(x))`` gives the bit-identical gradient."""
-    with GradientPool(shards, backend=backend, address=address) as pool:
+    for a training loop). ``shards = exact_shards(len(x), net)`` gives the bit-identical gradient."""
+    with GradientPool(shards, backend=backend, address=address, cpus_per_shard=cpus_per_shard) as pool:
         return pool.value_and_grad(net, x, loss, mode=mode)

@@ -50,14 +50,14 @@ def _max_relative(a, b):
 def test_exact_shard_count_is_bitwise_the_whole_batch(recurrent):
     x, y = _yinyang_batch()
     net = _net(recurrent=recurrent)
-    k = exact_shards(BATCH)
-    assert k is not None and k > 1
+    k = exact_shards(BATCH, net)
+    assert k is not None and 1 < k <= BATCH
     whole = net.value_and_grad(x, _cross_entropy(y))
     assert np.abs(whole[1]["weights"][0]).max() > 0  # a gradient that can differ
     _assert_bitwise(value_and_grad(net, x, _cross_entropy(y), shards=k, backend="local"), whole)
 
 
-@pytest.mark.parametrize("shards", [1, 3, 7, BATCH])
+@pytest.mark.parametrize("shards", [1, 3, 7, BATCH - 1])
 def test_other_shard_counts_agree_to_rounding(shards):
     x, y = _yinyang_batch()
     net = _net()
@@ -78,26 +78,29 @@ def test_forward_mode_and_losses_with_direct_terms():
     ro = _net(readout=True)
     targets = np.random.default_rng(1).normal(0.5, 0.2, (BATCH, 3))
     whole = ro.value_and_grad(x, MembraneRegression(targets))
-    sharded = value_and_grad(ro, x, MembraneRegression(targets), shards=exact_shards(BATCH), backend="local")
+    sharded = value_and_grad(ro, x, MembraneRegression(targets), shards=exact_shards(BATCH, ro), backend="local")
     _assert_bitwise(sharded, whole)
     # a plain callable loss (not sliceable by batch) works because the driver evaluates it once
     fn = lambda out: (float(np.nansum(np.where(np.isfinite(out), out, 0.0))),
                       np.where(np.isfinite(out), 1.0, 0.0))
     whole = net.value_and_grad(x, fn)
-    _assert_bitwise(value_and_grad(net, x, fn, shards=exact_shards(BATCH), backend="local"), whole)
+    _assert_bitwise(value_and_grad(net, x, fn, shards=exact_shards(BATCH, net), backend="local"), whole)
 
 
 def test_ray_actors_equal_one_process(ray_local):
     x, y = _yinyang_batch()
     net = _net()
-    whole = net.value_and_grad(x, _cross_entropy(y))
-    with GradientPool(exact_shards(BATCH), backend="ray") as pool:
-        _assert_bitwise(pool.value_and_grad(net, x, _cross_entropy(y)), whole)
-        # the pool's actors are reused for the next minibatch (a changed network)
+    small = 4  # a batch whose exact shard count (one per chunk) fits 2 CPUs at half a CPU per actor
+    assert exact_shards(small, net) == 4
+    with pytest.raises(ValueError, match="cpus_per_shard <= 0.5"):  # 4 actors on 2 CPUs would wait forever
+        GradientPool(4, backend="ray")
+    with GradientPool(4, backend="ray", cpus_per_shard=0.5) as pool:
+        whole = net.value_and_grad(x[:small], _cross_entropy(y[:small]))
+        _assert_bitwise(pool.value_and_grad(net, x[:small], _cross_entropy(y[:small])), whole)
+        # the same actors serve the next minibatch: a bigger batch, other weights; same bits as in-process
         net2 = _net(seed=3)
-        _assert_bitwise(pool.value_and_grad(net2, x, _cross_entropy(y)), net2.value_and_grad(x, _cross_entropy(y)))
-    three = value_and_grad(net, x, _cross_entropy(y), shards=3, backend="ray")
-    _assert_bitwise(three, value_and_grad(net, x, _cross_entropy(y), shards=3, backend="local"))
+        _assert_bitwise(pool.value_and_grad(net2, x, _cross_entropy(y)),
+                        value_and_grad(net2, x, _cross_entropy(y), shards=4, backend="local"))
 
 
 def test_bad_arguments_name_the_limit():
