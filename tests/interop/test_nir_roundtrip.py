@@ -172,3 +172,11 @@ def test_import_fpsnn_never_needs_nir_and_a_missing_nir_is_one_line():
             "try:\n    fpsnn.nir.export(net)\nexcept ImportError as e:\n    print(str(e))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "NIR support needs the optional package nir: pip install 'fpsnn[nir]'"
+
+
+def test_export_file_reads_a_model_file_for_the_cli(tmp_path):
+    from fpsnn.io import save_model
+    net = _net(0)
+    model = save_model(tmp_path / "m.fpsnn", net)
+    out = fnir.export_file(model, tmp_path / "m.nir", time_unit_s=1e-3)
+    _assert_identical(net, fnir.load_network(out))
