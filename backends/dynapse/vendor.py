@@ -63,7 +63,6 @@ def build_network(program, mismatch: float | None = None):
         logging.disable(previous)
     # Rockpool's `percent_mismatch` is a fraction despite its name (its default deviation is 0.30 =
     # 30 %, transform/mismatch.py); 5 here would put sigma at 167 % and produce NaN currents.
-    # DynapSim draws the mismatch once, at construction, from its own key.
     # DynapSim draws its mismatch from numpy's global generator (Rockpool passes no key through
     # dynapsim_net_from_spec): a device seed seeds that draw, and the caller's generator state is restored.
     seed = getattr(program, "mismatch_seed", None)

@@ -86,15 +86,16 @@ def _dense(name: str, spec: dict, n_pre: int, n_post: int, defaults: dict | None
     return {"weights": w, "weight_exp": exp, "num_weight_bits": nwb, "sign_mode": mode}
 
 
-def effective_weights(dense: "LoihiDense") -> np.ndarray:
+def effective_weights(dense) -> np.ndarray:
     """The integer weights Lava's bit-accurate Dense actually multiplies with (before ``weight_exp``).
 
     ``(w >> k) << k`` with ``k = 8 - num_weight_bits + (sign_mode == 'mixed')``; inhibitory weights are
     truncated in magnitude (``-((-w >> k) << k)``), as ``lava.utils.weightutils.truncate_weights`` does.
     """
-    k = 8 - dense.num_weight_bits + (dense.sign_mode == "mixed")
-    w = dense.weights
-    if dense.sign_mode == "inhibitory":
+    # subscripts: a LoihiDense / LoihiLayer, or a dict of Lava's names (the earlier public form)
+    k = 8 - dense["num_weight_bits"] + (dense["sign_mode"] == "mixed")
+    w = np.asarray(dense["weights"])
+    if dense["sign_mode"] == "inhibitory":
         return -(((-w) >> k) << k)
     return (w >> k) << k
 

@@ -198,7 +198,6 @@ def test_hardware_md_example():
     assert r.spikes[0][0, :, 0].tolist() == [0, 0, 0, 0, 1, 0]
 
 
-@pytest.mark.vendor
 def test_weight_truncation_like_lava():
     mixed = dict(weights=np.array([[37, -51, 255, -256]]), num_weight_bits=8, sign_mode="mixed")
     assert effective_weights(mixed).tolist() == [[36, -52, 254, -256]]
