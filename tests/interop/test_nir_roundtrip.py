@@ -180,3 +180,30 @@ def test_export_file_reads_a_model_file_for_the_cli(tmp_path):
     model = save_model(tmp_path / "m.fpsnn", net)
     out = fnir.export_file(model, tmp_path / "m.nir", time_unit_s=1e-3)
     _assert_identical(net, fnir.load_network(out))
+
+
+def test_time_stepped_convention_round_trips_to_rounding():
+    net = _net(1, readout=False)
+    back = fnir.load(fnir.export(net, time_unit_s=1e-2, dt_s=1e-4))   # dt_s is read from the metadata
+    for name in ("weights", "alpha", "beta", "theta"):
+        for x, y in zip(getattr(net, name), getattr(back, name)):
+            np.testing.assert_allclose(y, x, rtol=1e-12)
+    np.testing.assert_allclose(back.recurrent[0], net.recurrent[0], rtol=1e-12, atol=1e-15)
+
+
+def test_a_recurrent_layer_written_as_a_nested_sub_graph_is_inlined():
+    """snnTorch writes RSynaptic as a sub-graph {input, lif, w_rec, output} (built here with nir's classes:
+    snnTorch 1.0's own export of RSynaptic fails in nirtorch 2.6)."""
+    net = _net(1, readout=False)
+    flat = fnir.export(net)
+    n = net.sizes[0]
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n])}),
+                              "lif": flat.nodes["cubalif0"], "w_rec": flat.nodes["recurrent0"],
+                              "output": nir.Output(output_type={"output": np.array([n])})},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    nodes = {k: v for k, v in flat.nodes.items() if k not in ("cubalif0", "recurrent0")}
+    nodes["rsyn"] = sub
+    edges = [("input", "linear0"), ("linear0", "rsyn"), ("rsyn", "linear1"), ("linear1", "cubalif1"),
+             ("cubalif1", "output")]
+    nested = nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(flat.metadata), type_check=False)
+    _assert_identical(net, fnir.load(nested))
