@@ -7,7 +7,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # fpsnn itself (editable), the test tools and the vendor simulators that install from PyPI
-.venv/bin/python -m pip install -q -e ".[test,xylo,lava,dynapse]"
+.venv/bin/python -m pip install -q -e ".[test,xylo,lava,dynapse,data,nir,interop,ray]"
 # Lava (Loihi 2 software) declares Python <3.11 in its metadata although it runs on 3.11 with the
 # shim in fpsnn/backends/lava/compat.py; install it without its (already satisfied) pins.
 .venv/bin/python -m pip install -q --no-deps --ignore-requires-python "lava-nc==0.10.0"
