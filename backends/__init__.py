@@ -6,8 +6,23 @@ package (lava, rockpool, xylosim, samna, jax) at import time: each backend impor
 only when it is asked to run.
 """
 
+from . import chips
 from .base import ENGINES, Backend, RunResult
-from .registry import available_targets, get
+from .registry import backend_class
+
+
+def available_targets() -> "list[str]":
+    """Names of every deployment target (one per chip description in ``hw_configs/``), sorted."""
+    return chips.available()
+
+
+def get(name: str) -> Backend:
+    """The backend for chip ``name`` (see :func:`available_targets`); ValueError listing the valid names."""
+    names = chips.available()
+    if name not in names:
+        raise ValueError(f"target: unknown {name!r}; expected one of {', '.join(names)}")
+    chip = chips.load(name)
+    return backend_class(chip.family)(chip)
 
 
 def list() -> "list[str]":  # noqa: A001 - deprecated alias kept for one release

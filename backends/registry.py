@@ -2,14 +2,15 @@
 
 A family is one folder ``backends/<family>/`` whose ``backend.py`` holds a :class:`~.base.Backend`
 subclass; a chip (revision) of a family is one TOML file in ``hw_configs/`` whose ``family`` key is a
-name of :data:`FAMILIES`. Adding a family is one folder, one line here and one TOML file. Adapters
-are imported on first use, so listing targets imports no vendor package.
+name of :data:`FAMILIES`. Adding a family is one folder, one line here and one TOML file. Backends
+are imported on first use, so listing targets imports no vendor package. (Chips are looked up by
+name in :mod:`fpsnn.backends`: ``get`` and ``available_targets``; this module imports no chip file.)
 """
 from __future__ import annotations
 
 from importlib import import_module
 
-__all__ = ["FAMILIES", "families", "available_targets", "backend_class", "get", "mismatch_model"]
+__all__ = ["FAMILIES", "families", "backend_class", "mismatch_model"]
 
 #: family -> "module:class" of its Backend subclass, imported on first use
 FAMILIES = {
@@ -24,30 +25,12 @@ def families() -> tuple[str, ...]:
     return tuple(FAMILIES)
 
 
-def available_targets() -> list[str]:
-    """Names of every deployment target (one per chip description in ``hw_configs/``), sorted."""
-    from . import chips
-
-    return chips.available()
-
-
 def backend_class(family: str):
     """The :class:`~.base.Backend` subclass of ``family``; ValueError listing the known families."""
     if family not in FAMILIES:
         raise ValueError(f"family: unknown {family!r}; expected one of {', '.join(FAMILIES)}")
     module, cls = FAMILIES[family].split(":")
     return getattr(import_module(module), cls)
-
-
-def get(name: str):
-    """The backend for chip ``name`` (see :func:`available_targets`); ValueError listing the valid names."""
-    from . import chips
-
-    names = chips.available()
-    if name not in names:
-        raise ValueError(f"target: unknown {name!r}; expected one of {', '.join(names)}")
-    chip = chips.load(name)
-    return backend_class(chip.family)(chip)
 
 
 def mismatch_model(program):

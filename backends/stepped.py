@@ -23,6 +23,8 @@ __all__ = ["DEFAULT_STEPS", "default_dt", "input_raster", "to_result"]
 
 #: Steps per simulation window when no ``dt`` is given: ``dt = t_max / DEFAULT_STEPS``.
 DEFAULT_STEPS = 128
+#: Largest input raster (bytes) built in one piece; a bigger one is refused with the figure.
+MAX_RASTER_BYTES = 4 * 2**30
 
 
 def default_dt(net, steps: int = DEFAULT_STEPS) -> float:
@@ -43,8 +45,9 @@ def input_raster(x, n_in: int, dt: float, t_max, latency: int) -> np.ndarray:
         latency: pipeline delay of the target in steps (>= 0), added to the window.
 
     Raises:
-        ValueError: wrong shape or channel count, missing or bad ``t_max``, negative/NaN times, or
-            an input spike after the window (the messages name the argument and the limit).
+        ValueError: wrong shape or channel count, missing or bad ``t_max``, negative/NaN times, an
+            input spike after the window, a window of more than ``timegrid.MAX_STEPS`` steps or a raster
+            over :data:`MAX_RASTER_BYTES` (the messages name the argument and the limit).
     """
     if t_max is None:
         raise ValueError("t_max: required (the network's simulation window in time units, e.g. net.t_max); "
@@ -58,6 +61,11 @@ def input_raster(x, n_in: int, dt: float, t_max, latency: int) -> np.ndarray:
         raise ValueError(f"x: expected spike times of shape (batch, {n_in}) or (batch, {n_in}, k) for this "
                          f"program's {n_in} inputs, got {np.shape(x)}")
     steps = timegrid.n_steps(t_max, dt) + int(latency)
+    need = 8 * arr.shape[0] * steps * n_in
+    if need > MAX_RASTER_BYTES:
+        raise ValueError(f"x: {arr.shape[0]} samples x {steps} steps x {n_in} inputs need {need / 2**30:.1f} GiB "
+                         f"of input raster, more than {MAX_RASTER_BYTES / 2**30:.0f} GiB; use fewer samples "
+                         "(--subset) or a larger dt")
     return timegrid.encode(arr, dt, steps)
 
 

@@ -14,6 +14,11 @@ the interval :math:`[k\,\Delta t, (k+1)\,\Delta t)`.
   :math:`k\,\Delta t` that drives a neuron over threshold in the same step yields :math:`(k+1)\Delta t`),
   which the causal spike-time gradients rely on. A count ``c`` in one step gives ``c`` equal times.
 
+**Limits** (:func:`check_grid`): a window of more than :data:`MAX_STEPS` steps is refused (a ``dt``
+a million times too small would otherwise run for hours without a word), and a user's ``dt`` that
+leaves fewer than :data:`MIN_STEPS` steps per window is refused too (every spike lands in one step:
+the accuracy collapses without an error).
+
 Spike times use the package's padded layout: float64 ``(batch, n, k)``, each row sorted, ``+inf``
 after the last spike. Rasters are integer ``(batch, steps, n)`` event counts.
 """
@@ -23,9 +28,13 @@ import math
 
 import numpy as np
 
-__all__ = ["SNAP", "n_steps", "step_of", "encode", "decode", "step_end_time"]
+__all__ = ["SNAP", "MAX_STEPS", "MIN_STEPS", "n_steps", "check_grid", "step_of", "encode", "decode", "step_end_time"]
 
 SNAP = 1e-9
+#: Most steps per simulation window (512 x the default 128 steps).
+MAX_STEPS = 65_536
+#: Fewest steps per window a user's ``dt`` may leave.
+MIN_STEPS = 4
 
 
 def _check_dt(dt) -> float:
@@ -42,8 +51,22 @@ def n_steps(t_max: float, dt: float) -> int:
     if not (math.isfinite(t_max) and t_max > 0):
         raise ValueError(f"t_max = {t_max}: must be finite and > 0")
     x = t_max / dt
+    if x > MAX_STEPS:
+        raise ValueError(f"dt = {dt:g}: the window t_max = {t_max:g} would need {x:.3g} steps, more than the "
+                         f"limit {MAX_STEPS}; use dt >= {t_max / MAX_STEPS:.3g}")
     k = math.floor(x * (1 + SNAP))  # t_max = steps * dt exactly (up to rounding) needs `steps`, not +1
     return max(1, k if abs(x - k) <= SNAP * max(1.0, x) else k + 1)
+
+
+def check_grid(t_max: float, dt: float) -> int:
+    """The steps of a window ``t_max`` at step ``dt``; ValueError naming ``dt``, the step count and the
+    limit when there are more than :data:`MAX_STEPS` or fewer than :data:`MIN_STEPS`."""
+    steps = n_steps(t_max, dt)
+    if steps < MIN_STEPS:
+        raise ValueError(f"dt = {float(dt):g}: leaves {steps} step(s) for the window t_max = {float(t_max):g}, fewer "
+                         f"than {MIN_STEPS}; every spike would land in the same step; use dt <= "
+                         f"{float(t_max) / MIN_STEPS:.3g}")
+    return steps
 
 
 def step_of(times, dt: float) -> np.ndarray:

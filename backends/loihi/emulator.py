@@ -32,9 +32,8 @@ import numpy as np
 from numba import njit
 
 from ..result import EmulatorResult
-from .program import LoihiProgram, effective_weights
 
-__all__ = ["run"]
+__all__ = ["run", "effective_weights"]
 
 _DECAY_SHIFT = 12          # decays are multipliers over 2**12
 _DS_OFFSET = 1             # Lava adds 1 to du (not to dv)
@@ -85,7 +84,21 @@ def _lif_step(a_in, u, v, keep_u, keep_v, bias, vth_scaled, spikes):
             spikes[b, j] = fired
 
 
-def run(program: LoihiProgram, raster, record: bool = False) -> EmulatorResult:
+def effective_weights(dense) -> np.ndarray:
+    """The integer weights Lava's bit-accurate Dense actually multiplies with (before ``weight_exp``).
+
+    ``(w >> k) << k`` with ``k = 8 - num_weight_bits + (sign_mode == 'mixed')``; inhibitory weights are
+    truncated in magnitude (``-((-w >> k) << k)``), as ``lava.utils.weightutils.truncate_weights`` does.
+    """
+    # subscripts: a LoihiDense / LoihiLayer, or a dict of Lava's names (the earlier public form)
+    k = 8 - dense["num_weight_bits"] + (dense["sign_mode"] == "mixed")
+    w = np.asarray(dense["weights"])
+    if dense["sign_mode"] == "inhibitory":
+        return -(((-w) >> k) << k)
+    return (w >> k) << k
+
+
+def run(program, raster, record: bool = False) -> EmulatorResult:
     """Run the program on ``raster`` (``(batch, steps, n_inputs)``, 0/1), every sample from rest.
 
     Returns an :class:`EmulatorResult`: ``spikes[l]`` int8 ``(batch, steps, n_l)``; with

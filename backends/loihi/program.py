@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .emulator import effective_weights
+
 __all__ = ["LoihiProgram", "LoihiLayer", "LoihiDense", "LIMITS", "WEIGHT_RANGE", "effective_weights"]
 
 # Register widths of Lava's fixed-point models (LavaPyType precisions and the PyLifModelBitAcc
@@ -84,20 +86,6 @@ def _dense(name: str, spec: dict, n_pre: int, n_post: int, defaults: dict | None
     nwb = int(_int_param(f"{name}.num_weight_bits", spec.get("num_weight_bits", defaults.get("num_weight_bits", 8)),
                          (), *LIMITS["num_weight_bits"]))
     return {"weights": w, "weight_exp": exp, "num_weight_bits": nwb, "sign_mode": mode}
-
-
-def effective_weights(dense) -> np.ndarray:
-    """The integer weights Lava's bit-accurate Dense actually multiplies with (before ``weight_exp``).
-
-    ``(w >> k) << k`` with ``k = 8 - num_weight_bits + (sign_mode == 'mixed')``; inhibitory weights are
-    truncated in magnitude (``-((-w >> k) << k)``), as ``lava.utils.weightutils.truncate_weights`` does.
-    """
-    # subscripts: a LoihiDense / LoihiLayer, or a dict of Lava's names (the earlier public form)
-    k = 8 - dense["num_weight_bits"] + (dense["sign_mode"] == "mixed")
-    w = np.asarray(dense["weights"])
-    if dense["sign_mode"] == "inhibitory":
-        return -(((-w) >> k) << k)
-    return (w >> k) << k
 
 
 class _ByName:

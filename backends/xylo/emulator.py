@@ -1,5 +1,7 @@
 r"""Bit-accurate, batched emulator (numba) of the SynSense Xylo integer LIF core (xylosim 0.1.3, v2 and v1).
 
+It reads a program only through its attributes, so this module imports no program type.
+
 :func:`run` executes a :class:`~.program.XyloProgram` (whose docstring states the arithmetic, step by
 step) on an input event raster and returns every layer's event counts and, on request, the integer
 state after every step. Identity with xylosim is tested program for program (tests/backends/xylo).
@@ -12,7 +14,6 @@ import numba
 import numpy as np
 
 from ..result import EmulatorResult
-from .program import LIMITS, XyloProgram
 
 __all__ = ["run"]
 
@@ -32,7 +33,7 @@ def _csr(w: np.ndarray):
     return (np.cumsum(ptr), post.astype(np.int64), syn.astype(np.int64), w[pre, post, syn].astype(np.int64))
 
 
-def run(program: XyloProgram, raster, record: bool = False) -> EmulatorResult:
+def run(program, raster, record: bool = False) -> EmulatorResult:
     """Run on ``raster`` (int ``(batch, steps, n_inputs)`` event counts), every sample from rest.
 
     Returns an :class:`EmulatorResult`: ``spikes = [hidden (batch, steps, n_hidden),
@@ -41,7 +42,7 @@ def run(program: XyloProgram, raster, record: bool = False) -> EmulatorResult:
     n_hidden, n_syn)}, {"vmem": (batch, steps, n_out), "isyn": (batch, steps, n_out, 1)}]``
     (int16, the values after each step, as xylosim records them).
     """
-    r = np.minimum(program.check_raster(raster), LIMITS["input_events"]).astype(np.int32)
+    r = np.minimum(program.check_raster(raster), program.limits["input_events"]).astype(np.int32)
     batch, steps, _ = r.shape
     nh, no, ns = program.n_hidden, program.n_outputs, program.n_syn
     in_ptr, in_post, in_syn, in_w = _csr(program.weights_in_3d())

@@ -33,6 +33,7 @@ Decay codes ("dash") act per step: a value loses about :math:`2^{-d}` of itself 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -113,6 +114,9 @@ class XyloProgram:
         dt: step length (metadata for converting steps to times), > 0, in the time unit of the
             network it was quantized from; Rockpool reads it as seconds.
     """
+
+    #: the core's integer limits (:data:`LIMITS`), for code that gets a program and no chip
+    limits: ClassVar[dict] = LIMITS
 
     weights_in: np.ndarray
     weights_rec: np.ndarray | None
