@@ -18,7 +18,8 @@ import numpy as np
 from .kernels import psp_causal, psp_slope_causal
 
 __all__ = ["Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
-           "as_loss", "predict"]
+           "SpikeCountCrossEntropy", "MaxMembraneCrossEntropy", "classifier_loss", "as_loss", "predict",
+           "predict_scores"]
 
 
 class Loss:
@@ -82,6 +83,24 @@ def predict(first_spikes: np.ndarray) -> np.ndarray:
     return pred
 
 
+def predict_scores(scores: np.ndarray) -> np.ndarray:
+    """Predicted class = the largest score per row; -1 where a row is all ``-inf`` (no evidence at all)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    pred = np.argmax(scores, axis=1)
+    pred[np.all(np.isneginf(scores), axis=1)] = -1
+    return pred
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple:
+    """Mean softmax cross entropy of ``logits`` (batch, n) and ``(p - onehot) / batch`` (its gradient)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(len(labels))
+    grad = np.exp(logp)
+    grad[rows, labels] -= 1.0
+    return float(-np.mean(logp[rows, labels])), grad / len(labels)
+
+
 class FirstSpikeCrossEntropy(OutputLoss):
     r"""First-spike cross entropy with the late-label penalty (paper section 5, sign corrected).
 
@@ -102,6 +121,11 @@ class FirstSpikeCrossEntropy(OutputLoss):
         self.tau0, self.tau1, self.gamma = float(tau0), float(tau1), float(gamma)
 
     predict = staticmethod(predict)
+
+    def scores(self, net, inputs, times) -> np.ndarray:
+        """Higher = more likely: minus the first output spike time (``-inf`` for a silent output)."""
+        out = times[-1]
+        return -(out[:, :, 0] if out.shape[2] else np.full(out.shape[:2], np.inf))
 
     def output(self, out_times, t_max):
         batch, n_out = out_times.shape[:2]
@@ -206,3 +230,127 @@ class MembraneRegression(Loss):
         d_params = {"weights": [None] * (net.n_layers - 1) + [d_w]}
         return value, d_times, d_params
 
+
+
+class SpikeCountCrossEntropy(OutputLoss):
+    r"""Cross entropy of the output spike counts: the most active output neuron is the class.
+
+    Each spike at time ``t`` counts :math:`c(t) = 1 - e^{-(t_{max} - t)/\tau_c}` (as in
+    :class:`SpikeCount`: a plain count is piecewise constant, its exact gradient zero almost everywhere;
+    this one tends to it as ``tau_c -> 0``), so
+
+    .. math:: L = -\frac1N\sum_n \log\operatorname{softmax}_{l_n}\big(s\,C_{n,\cdot}\big),\quad
+              C_{n,o} = \sum_{t\in F_{n,o}} c(t)
+
+    with ``scale`` :math:`s` (1/spike) and ``tau_c`` (time units). A spike cap (``max_spikes``) bounds
+    each count. Prediction: the largest soft count, ``-1`` when no output fires.
+    """
+
+    def __init__(self, labels, tau_c: float = 0.1, scale: float = 1.0):
+        for name, v in (("tau_c", tau_c), ("scale", scale)):
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} = {v}: must be finite and > 0")
+        self.labels = np.asarray(labels)
+        self.tau_c, self.scale = float(tau_c), float(scale)
+
+    def _counts(self, out_times, t_max):
+        fin = np.isfinite(out_times)
+        decay = np.where(fin, np.exp(-(t_max - np.where(fin, out_times, t_max)) / self.tau_c), 0.0)
+        return np.where(fin, 1.0 - decay, 0.0).sum(axis=2), decay
+
+    def scores(self, net, inputs, times) -> np.ndarray:
+        """The soft counts (``-inf`` in rows where no output fired, so they predict -1)."""
+        counts, _ = self._counts(times[-1], net.t_max)
+        silent = ~np.isfinite(times[-1]).any(axis=(1, 2))
+        counts[silent] = -np.inf
+        return counts
+
+    def output(self, out_times, t_max):
+        batch, n_out = out_times.shape[:2]
+        labels = _check_labels(self.labels, batch, n_out)
+        counts, decay = self._counts(out_times, t_max)
+        value, d_logits = _cross_entropy(self.scale * counts, labels)
+        # d c(t) / dt = -e^{-(t_max - t)/tau_c} / tau_c
+        return value, self.scale * d_logits[:, :, None] * (-decay / self.tau_c)
+
+
+class MaxMembraneCrossEntropy(Loss):
+    r"""Cross entropy of the peak membrane potential of a non-firing read-out layer (``theta = inf``).
+
+    The read-out potential :math:`V_o(t)` (see :class:`MembraneRegression`) is sampled at ``n_read``
+    evenly spaced times :math:`t_r = r\,t_{max}/R`, ``r = 1..R``; the class is the output whose
+    sampled peak :math:`m_o = \max_r V_o(t_r)` is largest, and
+
+    .. math:: L = -\frac1N\sum_n \log\operatorname{softmax}_{l_n}(s\,m_{n,\cdot})
+
+    with ``scale`` :math:`s` (1/potential unit). The gradient is exact for this sampled maximum
+    (the derivative at the sample that attains it; the maximum of finitely many smooth functions is
+    differentiable wherever the attaining sample is unique). The grid keeps the cost at
+    ``O(batch x pre-spikes x R x outputs)`` and matches a chip that reads the potential once per step.
+    """
+
+    def __init__(self, labels, n_read: int = 64, scale: float = 1.0):
+        if int(n_read) < 1:
+            raise ValueError(f"n_read = {n_read}: must be >= 1")
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"scale = {scale}: must be finite and > 0")
+        self.labels = np.asarray(labels)
+        self.n_read, self.scale = int(n_read), float(scale)
+
+    def _kernels(self, net, inputs, times):
+        """Pre-synaptic times (n, j, k), read times (R,), and V's kernel sums y (n, j, R, o)."""
+        if not net.readout:
+            raise ValueError("readout = 'membrane': the last layer must be a non-firing read-out (theta = inf)")
+        pre = inputs if net.n_layers == 1 else times[-2]
+        if pre.ndim == 2:
+            pre = pre[:, :, None]
+        t_read = net.t_max * np.arange(1, self.n_read + 1) / self.n_read
+        a, b = net.alpha[-1], net.beta[-1]
+        tau = t_read[None, None, None, :] - pre[..., None]          # (n, j, k, R)
+        tau = np.where(np.isfinite(tau), tau, 0.0)                   # padding: no spike, no term
+        y = np.empty(pre.shape[:2] + (self.n_read, net.sizes[-1]))
+        for o in range(net.sizes[-1]):                               # bounded memory: one output at a time
+            y[..., o] = psp_causal(tau, a[o], b[o]).sum(axis=2)
+        return pre, t_read, y
+
+    def peaks(self, net, inputs, times):
+        """``(m (n, o), argmax read index (n, o), kernels)``: the sampled peak of every output's potential."""
+        pre, t_read, y = self._kernels(net, inputs, times)
+        v = np.einsum("njro,jo->nor", y, net.weights[-1])
+        r_star = np.argmax(v, axis=2)
+        return np.take_along_axis(v, r_star[:, :, None], axis=2)[:, :, 0], r_star, (pre, t_read, y)
+
+    def scores(self, net, inputs, times) -> np.ndarray:
+        """The sampled peak potentials (potential units)."""
+        return self.peaks(net, inputs, times)[0]
+
+    def evaluate(self, net, inputs, times):
+        m, r_star, (pre, t_read, y) = self.peaks(net, inputs, times)
+        batch, n_out = m.shape
+        labels = _check_labels(self.labels, batch, n_out)
+        value, d_logits = _cross_entropy(self.scale * m, labels)
+        d_m = self.scale * d_logits                                  # (n, o)
+        w = net.weights[-1]
+        y_star = np.take_along_axis(y, r_star[:, None, None, :], axis=2)[:, :, 0, :]   # (n, j, o)
+        d_w = np.einsum("no,njo->jo", d_m, y_star)
+        tau = t_read[r_star][:, None, None, :] - pre[..., None]      # (n, j, k, o)
+        hp = psp_slope_causal(np.where(np.isfinite(tau), tau, 0.0), net.alpha[-1], net.beta[-1])
+        d_pre = -np.einsum("no,njko,jo->njk", d_m, hp, w)             # dV/dg = -W h'(t - g)
+        d_times = [None] * len(times)
+        if net.n_layers > 1:
+            d_times[-2] = np.where(np.isfinite(times[-2]), d_pre, 0.0)
+        d_params = {"weights": [None] * (net.n_layers - 1) + [d_w]}
+        return value, d_times, d_params
+
+
+def classifier_loss(hyper, labels) -> Loss:
+    """The classification loss of ``hyper.readout`` (``"first_spike"`` when the field is absent) for
+    ``labels``, with its settings from ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`)."""
+    readout = getattr(hyper, "readout", "first_spike")
+    if readout == "first_spike":
+        return FirstSpikeCrossEntropy(labels, tau0=hyper.tau0, tau1=hyper.tau1, gamma=hyper.gamma)
+    if readout == "spike_count":
+        return SpikeCountCrossEntropy(labels, tau_c=hyper.tau_count, scale=hyper.count_scale)
+    if readout == "membrane":
+        return MaxMembraneCrossEntropy(labels, n_read=hyper.n_read, scale=hyper.count_scale)
+    raise ValueError(f"readout = {readout!r}: must be one of 'first_spike', 'spike_count', 'membrane'")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["NAMES", "SPLITS", "Hyperparameters", "FORMER_NAMES", "current_names", "DatasetSpec", "load", "spec",
+__all__ = ["NAMES", "SPLITS", "READOUTS", "Hyperparameters", "FORMER_NAMES", "current_names", "DatasetSpec", "load", "spec",
            "encoder", "MissingExtra", "DataSet", "from_arrays", "load_file"]
 
 NAMES = ("xor", "iris", "yinyang", "japanese_vowels", "basic_motions", "mnist5k")
@@ -34,7 +34,10 @@ _MODULES = {name: name for name in NAMES}
 #: Former names of :class:`Hyperparameters` fields -> their names now. A former name is accepted
 #: wherever hyper-parameters come in (constructor, ``replace``, TOML configs, model files written
 #: before the rename) and read back as an alias property, for one release.
-FORMER_NAMES = {"t_max": "t_input_max"}
+FORMER_NAMES = {"t_max": "t_input_max", "n_hidden": "hidden"}
+
+#: The read-outs a classifier can be trained with (``Hyperparameters.readout``; :mod:`fpsnn.losses`).
+READOUTS = ("first_spike", "spike_count", "membrane")
 
 
 def current_names(values: dict) -> dict:
@@ -81,10 +84,23 @@ class Hyperparameters:
         t_early: earliest input spike time (time units).
         t_bias: bias input spike time (time units), ``None`` for no bias input.
     Architecture and initialisation (weights ~ Normal(mean, std), one entry per layer, output last):
-        hidden: hidden layer sizes.
+        hidden: hidden layer sizes (``[64, 32]``; the text ``"64,32"`` is read the same; the former
+            name ``n_hidden`` is accepted).
         init_mean, init_std: per layer (``len(hidden) + 1`` entries).
-    Loss (first-spike cross entropy, paper-notes.md section 3):
-        gamma: weight of the late-label-spike penalty; tau0, tau1: its time constants (time units).
+        recurrent: which hidden layers have recurrent weights, one bool per hidden layer; a single
+            bool applies to every hidden layer; text ``"true"``, ``"false"`` or ``"1,0"`` is read the
+            same. Recurrent weights start ~ Normal(0, ``recurrent_std``) with a zero diagonal.
+        recurrent_std: standard deviation of the initial recurrent weights (potential units).
+    Read-out and loss (``readout``, one of :data:`READOUTS`):
+        ``"first_spike"``: first-spike cross entropy (paper section 5): the earliest output neuron is
+            the class; gamma: weight of the late-label-spike penalty; tau0, tau1: its time constants
+            (time units).
+        ``"spike_count"``: cross entropy of the output spike counts, each spike at ``t`` counted as
+            ``1 - exp(-(t_max - t) / tau_count)`` (differentiable in ``t``); the most active output is
+            the class; ``count_scale`` multiplies the counts into logits (1/spike).
+        ``"membrane"``: the output layer never fires (theta = inf); the class is the output whose
+            membrane potential peaks highest on ``n_read`` evenly spaced times in ``(0, t_max]``;
+            cross entropy of those peaks times ``count_scale`` (1/potential unit).
     Optimisation:
         optimizer: ``"adam"`` (beta1, beta2, eps) or ``"sgd"`` (momentum).
         lr: learning rate. schedule: ``"none"`` (paper), ``"step"`` (lr * lr_decay every lr_step epochs)
@@ -120,8 +136,17 @@ class Hyperparameters:
     lr_decay: float = 0.1
     lr_step: int = 100
     grad_mode: str = "adjoint"
+    recurrent: str | tuple = ()
+    recurrent_std: float = 0.05
+    readout: str = "first_spike"
+    tau_count: float = 0.1
+    count_scale: float = 1.0
+    n_read: int = 64
 
     def __post_init__(self):
+        if isinstance(self.hidden, str):
+            object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden.replace(",", " ").split()))
+        object.__setattr__(self, "recurrent", _recurrent_flags(self.recurrent, len(tuple(np.atleast_1d(self.hidden)))))
         for name in ("hidden", "init_mean", "init_std"):
             value = getattr(self, name)
             object.__setattr__(self, name, tuple(value) if np.ndim(value) else (value,))
@@ -163,6 +188,16 @@ class Hyperparameters:
             raise ValueError(f"grad_mode = {self.grad_mode!r}: must be one of 'adjoint', 'forward'")
         if int(self.max_spikes) < 1:
             raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout = {self.readout!r}: must be one of {', '.join(map(repr, READOUTS))}")
+        for name in ("recurrent_std",):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be >= 0")
+        for name in ("tau_count", "count_scale"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be > 0")
+        if int(self.n_read) < 1:
+            raise ValueError(f"n_read = {self.n_read}: must be >= 1 read-out times")
 
     @property
     def simulation_window(self) -> float:
@@ -191,6 +226,28 @@ class Hyperparameters:
     def to_dict(self) -> dict:
         """JSON/TOML-friendly dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _recurrent_flags(value, n_hidden: int) -> tuple:
+    """``Hyperparameters.recurrent`` as one bool per hidden layer (see its docstring), or ValueError."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        words = {"true": True, "yes": True, "all": True, "false": False, "no": False, "none": False, "": False}
+        if text in words:
+            value = words[text]
+        else:
+            try:
+                value = [words[v] if v in words else bool(int(v)) for v in text.replace(",", " ").split()]
+            except ValueError:
+                raise ValueError(f"recurrent = {value!r}: expected true/false or one 0/1 per hidden layer") from None
+    if np.ndim(value) == 0:
+        return (bool(value),) * n_hidden if value else ()
+    flags = tuple(bool(v) for v in value)
+    if not flags or not any(flags):
+        return ()
+    if len(flags) != n_hidden:
+        raise ValueError(f"recurrent = {list(flags)}: need one entry per hidden layer ({n_hidden})")
+    return flags
 
 
 def field_names() -> tuple:

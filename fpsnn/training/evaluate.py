@@ -6,19 +6,36 @@ how good is the network? :class:`SpikeMetrics` answers it chunk by chunk (so a l
 all its times in memory at once) and :func:`metrics_from_times` in one call; :func:`evaluate` first
 simulates a float network.
 
-Prediction is the first output spike (:func:`fpsnn.losses.predict`: the earliest output neuron, -1
-when no output neuron fires); the loss is the first-spike cross entropy of the training run
-(:class:`fpsnn.losses.FirstSpikeCrossEntropy` with ``tau0``, ``tau1``, ``gamma`` of the
-hyper-parameters), a silent output counting as a spike at the window's end ``t_max``.
+Prediction and loss follow the run's read-out (``hyper.readout``, :func:`fpsnn.losses.classifier_loss`):
+by default the first output spike (:func:`fpsnn.losses.predict`: the earliest output neuron, -1 when no
+output neuron fires) and the first-spike cross entropy (``tau0``, ``tau1``, ``gamma`` of the
+hyper-parameters, a silent output counting as a spike at the window's end ``t_max``); ``spike_count``:
+the most active output; ``membrane``: the highest peak potential of the non-firing output layer (needs
+the network and its inputs, so only the float simulator can feed it).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..losses import FirstSpikeCrossEntropy, predict
+from ..losses import classifier_loss, predict_scores
 from ..network import Network
 
 __all__ = ["SpikeMetrics", "metrics_from_times", "evaluate"]
+
+
+class _FirstSpike:
+    """Loss settings of the plain first-spike read-out, for metrics without hyper-parameters."""
+    readout, tau0, tau1, gamma = "first_spike", 0.2, 1.0, 0.005
+
+
+_FIRST_SPIKE = _FirstSpike()
+
+
+class _Window:
+    """The one thing the time-only read-outs need of a network: its window ``t_max`` (time units)."""
+
+    def __init__(self, t_max: float):
+        self.t_max = t_max
 
 
 class SpikeMetrics:
@@ -27,8 +44,8 @@ class SpikeMetrics:
     Args:
         sizes: neurons per layer (hidden first, output last).
         t_max: end of the simulated window (time units): where a silent output neuron counts as firing.
-        hyper: loss settings (``tau0``, ``tau1``, ``gamma``; :class:`fpsnn.datasets.Hyperparameters`);
-            ``None``: no loss.
+        hyper: read-out and loss settings (``readout``, ``tau0``, ``tau1``, ``gamma``...;
+            :class:`fpsnn.datasets.Hyperparameters`); ``None``: first-spike prediction, no loss.
         keep_first: keep every sample's first output spike times for :meth:`result`'s ``first_spikes``.
 
     Extra integer counters (e.g. a measurement policy's) are summed with :meth:`count` and reported
@@ -45,23 +62,29 @@ class SpikeMetrics:
         self.counts: dict = {}
         self.first: list = []
 
-    def add(self, times, labels) -> "SpikeMetrics":
+    def add(self, times, labels, net=None, inputs=None) -> "SpikeMetrics":
         """Add one chunk: ``times``, one ``(batch, n_l, k_l)`` array per layer (sorted, +inf padded, time
-        units), and ``labels`` ``(batch,)``."""
+        units), and ``labels`` ``(batch,)``; the ``membrane`` read-out also needs the float ``net`` and
+        its ``inputs`` (the other read-outs use the times only)."""
         labels = np.asarray(labels)
         out = times[-1]
         n = len(labels)
         first = out[:, :, 0] if out.shape[2] else np.full(out.shape[:2], np.inf)
+        readout = getattr(self.hyper, "readout", "first_spike")
+        if readout == "membrane" and net is None:
+            raise ValueError("readout = 'membrane': metrics need the network and its inputs (net=, inputs=)")
+        loss = classifier_loss(self.hyper if self.hyper is not None else _FIRST_SPIKE, labels)
+        if net is None:
+            net = _Window(self.t_max)
         self.n += n
-        self.correct += int(np.sum(predict(first) == labels))
+        self.correct += int(np.sum(predict_scores(loss.scores(net, inputs, times)) == labels))
         self.silent_outputs += int(np.all(np.isinf(first), axis=1).sum())
         self.silent_label += int(np.isinf(first[np.arange(n), labels]).sum())
         self.spikes += int(sum(int(np.isfinite(t).sum()) for t in times))
         for l in range(len(self.fired)):
             self.fired[l] |= np.isfinite(times[l][:, :, :1]).any(axis=(0, 2))
         if self.hyper is not None:
-            loss = FirstSpikeCrossEntropy(labels, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
-            self.loss_sum += loss.output(out, self.t_max)[0] * n
+            self.loss_sum += loss.evaluate(net, inputs, times)[0] * n
         if self.keep_first:
             self.first.append(first)
         return self
@@ -117,7 +140,7 @@ def metrics_from_times(times, labels, t_max: float, hyper=None) -> dict:
 
 
 def evaluate(net: Network, inputs: np.ndarray, labels: np.ndarray, hyper=None, chunk: int = 1000) -> dict:
-    """Classification metrics of float network ``net`` on encoded ``inputs`` (batch, n_in) with ``labels``.
+    """Classification metrics of float network ``net`` on encoded ``inputs`` (batch, n_in[, k]) with ``labels``.
 
     Simulates in chunks of ``chunk`` samples (bounded memory) and returns :meth:`SpikeMetrics.result`
     with ``first_spikes``; ``loss`` only with ``hyper``.
@@ -125,5 +148,6 @@ def evaluate(net: Network, inputs: np.ndarray, labels: np.ndarray, hyper=None, c
     labels = np.asarray(labels)
     metrics = SpikeMetrics(net.sizes, net.t_max, hyper, keep_first=True)
     for start in range(0, len(labels), chunk):
-        metrics.add(net.simulate(inputs[start:start + chunk]).times, labels[start:start + chunk])
+        x = inputs[start:start + chunk]
+        metrics.add(net.simulate(x).times, labels[start:start + chunk], net=net, inputs=x)
     return metrics.result()

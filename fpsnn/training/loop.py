@@ -15,6 +15,13 @@ Ctrl-C held back until it is whole, so a ``KeyboardInterrupt`` (which writes the
 saves the state after the last completed update. A task hook that loses an outside resource (a chip)
 raises :class:`StepFailed` before anything moved: the loop writes the checkpoint and raises the
 task's own error (:meth:`LoopTask.failed`).
+
+**A stop says where it stopped.** Ctrl-C (also when it lands inside a compiled numba function, which
+reports it as a ``SystemError`` whose cause is the ``KeyboardInterrupt``) writes the checkpoint and
+raises :class:`Interrupted` naming the epoch and the checkpoint. A run that diverges (a non-finite
+loss or gradient, or an update that would make a weight non-finite or larger than
+:data:`DIVERGED_WEIGHT` thresholds) raises :class:`Diverged` *without* writing: the checkpoint on
+disk stays the last good one.
 """
 from __future__ import annotations
 
@@ -34,16 +41,56 @@ from .params import parameter_list, with_parameter_list
 from .progress import Progress
 from .runfiles import config_differences, initial_arrays, initial_weights, save_model_file
 
-__all__ = ["LoopState", "Minibatch", "LoopTask", "StepFailed", "EpochLoop", "TrainResult", "check_training_data"]
+__all__ = ["LoopState", "Minibatch", "LoopTask", "StepFailed", "EpochLoop", "TrainResult", "check_training_data",
+           "Interrupted", "Diverged", "DIVERGED_WEIGHT", "is_interrupt"]
+
+#: An update that makes any weight larger than this many firing thresholds (in magnitude) is divergence.
+DIVERGED_WEIGHT = 1e6
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the checkpoint (if the run has one) holds the last completed update."""
+
+
+class Diverged(FloatingPointError):
+    """The run diverged; nothing of the diverged update was written (the checkpoint is the last good one)."""
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """True for a KeyboardInterrupt, or an error (numba's ``SystemError``) raised because of one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _divergence(params: list, scale: float) -> str | None:
+    """Why the proposed parameters count as diverged, or None."""
+    for p in params:
+        a = np.asarray(p)
+        if not np.all(np.isfinite(a)):
+            return "a weight became non-finite"
+        top = float(np.max(np.abs(a), initial=0.0))
+        if top > DIVERGED_WEIGHT * scale:
+            return f"max |weight| = {top:.3g} > {DIVERGED_WEIGHT:.0e} x threshold {scale:g}"
+    return None
 
 
 def check_training_data(train, name: str = "train") -> tuple:
-    """``(inputs (batch, n_in), labels (batch,))`` as float64 / int64 arrays, or ValueError naming ``name``."""
+    """``(inputs, labels (batch,))`` as float64 / int64 arrays, or ValueError naming ``name``.
+
+    Inputs are spike times in time units: ``(batch, n_in)`` (one spike per input, ``+inf`` = none) or
+    ``(batch, n_in, k)`` (up to ``k`` spikes per input, sorted, ``+inf`` padded), as the encoders emit.
+    """
     x, y = train
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
-    if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
-        raise ValueError(f"{name}: expected inputs (batch, n_in) and labels (batch,), got {x.shape} and {y.shape}")
+    if x.ndim not in (2, 3) or len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"{name}: expected inputs (batch, n_in) or (batch, n_in, k) and labels (batch,), "
+                         f"got {x.shape} and {y.shape}")
     return x, y
 
 
@@ -205,11 +252,19 @@ def _uninterrupted():
                 raise KeyboardInterrupt
 
 
+def _threshold_scale(net: Network) -> float:
+    """The largest finite firing threshold of ``net`` (1 when none is finite): the unit of weights."""
+    finite = [float(np.max(t[np.isfinite(t)])) for t in (np.atleast_1d(np.asarray(x, dtype=float)) for x in net.theta)
+              if np.any(np.isfinite(t))]
+    return max(finite + [1.0]) if finite else 1.0
+
+
 class EpochLoop:
     """Runs ``task`` epoch by epoch: fresh or resumed from ``task.checkpoint_path``, to ``hyper.epochs``."""
 
     def __init__(self, task: LoopTask):
         self.task = task
+        self._saved_epoch = None  # epoch of the last checkpoint written (None: none yet in this process)
 
     # ------------------------------------------------------------------ checkpoint
     def save(self, state: LoopState) -> None:
@@ -223,6 +278,7 @@ class EpochLoop:
             arrays["order"] = state.order
         extra_arrays, extra_metadata = task.checkpoint_extra(state)
         arrays.update(extra_arrays)
+        self._saved_epoch = state.epoch
         io.save_checkpoint(task.checkpoint_path, state.net, arrays=arrays, metadata={
             "kind": task.kind, "config": task.config(), "epoch": state.epoch, "batch": state.batch,
             "sums": state.sums, "optimizer": scalars, "rng_state": state.rng.bit_generator.state,
@@ -264,6 +320,8 @@ class EpochLoop:
         if resume and task.checkpoint_path is None:
             raise ValueError("resume: needs out_dir (where the checkpoint lives)")
         state = self.load() if resume and task.checkpoint_path.exists() else task.fresh_state()
+        if resume and task.checkpoint_path.exists():
+            self._saved_epoch = state.epoch
         stopped, done = self._run(state, stop_after)
         result = TrainResult(state.net, state.initial, state.history, state.epoch, time.perf_counter() - t_start,
                              stopped_early=stopped, checkpoint_path=task.checkpoint_path)
@@ -296,9 +354,14 @@ class EpochLoop:
                     while state.batch < n_batches:
                         b = state.batch
                         step = task.minibatch(state, state.order[b * batch_size:(b + 1) * batch_size], lr)
+                        if not np.isfinite(step.value):
+                            raise FloatingPointError(f"the minibatch loss is {step.value}")
                         with _uninterrupted():
                             if step.grads is not None:
                                 params = state.optimizer.step(parameter_list(state.net), step.grads, lr)
+                                why = _divergence(params, _threshold_scale(state.net))
+                                if why is not None:
+                                    raise FloatingPointError(why)
                                 state.net = with_parameter_list(state.net, params)
                             state.sums, state.batch = step.sums, b + 1
                         bar.advance_batch(step.value)
@@ -317,7 +380,19 @@ class EpochLoop:
             except StepFailed as failure:
                 self.save(state)
                 raise task.failed(state, failure.__cause__) from failure.__cause__
-            except KeyboardInterrupt:
-                self.save(state)
-                raise
+            except FloatingPointError as exc:
+                # not saved: the checkpoint on disk is the last good state
+                kept = (f"checkpoint {task.checkpoint_path} (epoch {self._saved_epoch}) kept"
+                        if task.checkpoint_path is not None and self._saved_epoch is not None else "nothing written")
+                raise Diverged(f"training diverged at epoch {state.epoch + 1}, batch {state.batch + 1} ({exc}); "
+                               f"{kept}; lower the learning rate (lr = {getattr(hyper, 'lr', '?')})") from None
+            except (KeyboardInterrupt, SystemError) as exc:
+                if not is_interrupt(exc):
+                    raise
+                with _uninterrupted():
+                    self.save(state)
+                kept = (f"checkpoint {task.checkpoint_path} kept; resume with --resume"
+                        if task.checkpoint_path is not None else "no checkpoint (no output directory)")
+                raise Interrupted(f"interrupted at epoch {state.epoch + 1} of {epochs} (batch {state.batch} of "
+                                  f"{n_batches} done); {kept}") from None
         return stopped, True

@@ -15,16 +15,30 @@ __all__ = ["init_network", "parameter_list", "with_parameter_list", "gradient_li
 
 
 def init_network(hyper, n_inputs: int, n_outputs: int, rng: np.random.Generator) -> Network:
-    """A feed-forward network with Normal(init_mean[l], init_std[l]) weights, drawn layer by layer.
+    """A network with Normal(init_mean[l], init_std[l]) weights, drawn layer by layer.
 
-    ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`) gives the hidden sizes, the neuron model and
-    the simulation window (``hyper.simulation_window``, time units).
+    ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`) gives the hidden sizes, which hidden layers are
+    recurrent (Normal(0, ``recurrent_std``) weights, zero diagonal, drawn after all feed-forward
+    weights so a feed-forward run's weights do not depend on it), the neuron model, the read-out
+    (``"membrane"``: the output layer never fires, theta = inf) and the simulation window
+    (``hyper.simulation_window``, time units).
     """
     sizes = (int(n_inputs),) + tuple(hyper.hidden) + (int(n_outputs),)
     weights = [rng.normal(hyper.init_mean[l], hyper.init_std[l], size=(sizes[l], sizes[l + 1]))
                for l in range(len(sizes) - 1)]
-    return Network(weights=weights, alpha=hyper.alpha, beta=hyper.beta, theta=hyper.theta,
-                   t_max=hyper.simulation_window, max_spikes=hyper.max_spikes)
+    flags = tuple(getattr(hyper, "recurrent", ())) or (False,) * len(hyper.hidden)
+    recurrent = []
+    for l, on in enumerate(flags):
+        r = None
+        if on:
+            r = rng.normal(0.0, hyper.recurrent_std, size=(sizes[l + 1], sizes[l + 1]))
+            np.fill_diagonal(r, 0.0)
+        recurrent.append(r)
+    theta = [float(hyper.theta)] * len(hyper.hidden)
+    theta.append(np.inf if getattr(hyper, "readout", "first_spike") == "membrane" else float(hyper.theta))
+    return Network(weights=weights, alpha=hyper.alpha, beta=hyper.beta, theta=theta,
+                   t_max=hyper.simulation_window, max_spikes=hyper.max_spikes,
+                   recurrent=recurrent + [None] if any(flags) else None)
 
 
 def parameter_list(net: Network) -> list:

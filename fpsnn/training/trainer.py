@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Hyperparameters
-from ..losses import FirstSpikeCrossEntropy
+from ..losses import classifier_loss
 from ..network import Network
 from .evaluate import evaluate
 from .loop import EpochLoop, LoopState, LoopTask, Minibatch, TrainResult, check_training_data
@@ -33,11 +33,13 @@ __all__ = ["Trainer", "TrainResult", "fit_dataset"]
 
 @dataclass
 class Trainer(RunFiles, LoopTask):
-    """Train a classifier on encoded spike times with first-spike cross entropy.
+    """Train a classifier on encoded spike times with the loss of ``hyper.readout`` (first-spike cross
+    entropy by default; :func:`fpsnn.losses.classifier_loss`).
 
     Args:
         hyper: hyper-parameters (see :class:`fpsnn.datasets.Hyperparameters`).
-        train: ``(inputs, labels)``: input spike times (batch, n_in) in time units, int labels.
+        train: ``(inputs, labels)``: input spike times (batch, n_in) or (batch, n_in, k) in time units,
+            int labels.
         test: optional ``(inputs, labels)`` evaluated after every epoch.
         n_classes: output neurons (default: ``max(label) + 1`` over train and test).
         seed: run seed (initial weights and shuffling).
@@ -119,7 +121,7 @@ class Trainer(RunFiles, LoopTask):
 
     def minibatch(self, state: LoopState, idx: np.ndarray, lr: float) -> Minibatch:
         hyper = self.hyper
-        loss = FirstSpikeCrossEntropy(self.y_train[idx], tau0=hyper.tau0, tau1=hyper.tau1, gamma=hyper.gamma)
+        loss = classifier_loss(hyper, self.y_train[idx])
         value, grads = state.net.value_and_grad(self.x_train[idx], loss, mode=hyper.grad_mode)
         g = gradient_list(state.net, grads)
         if not all_finite(g):
@@ -137,33 +139,46 @@ class Trainer(RunFiles, LoopTask):
         return dict(hyper=self.hyper.to_dict(), seed=int(self.seed), epochs=result.epochs, n_classes=self.n_classes,
                     metrics=result.final, history=result.history, stopped_early=result.stopped_early)
 
-def fit_dataset(name: str, hyper: Hyperparameters | None = None, seed: int = 0, out_dir=None,
+def fit_dataset(name, hyper: Hyperparameters | None = None, seed: int = 0, out_dir=None,
                 progress: bool = False, resume: bool = False, train_subset: int | None = None,
                 test_subset: int | None = None, test_split: str = "test", until_accuracy: float | None = None,
                 stop_after: int | None = None, checkpoint_every: int | None = None) -> TrainResult:
-    """Load, encode and train one of the registered data sets (``fpsnn.datasets.NAMES``).
+    """Load, encode and train a registered data set (``fpsnn.datasets.NAMES``) or a user's data.
 
     Args:
-        name: data set name; hyper: overrides the data set's defaults (``None`` = the paper's).
+        name: data set name, or a :class:`fpsnn.datasets.DataSet` (``fpsnn.datasets.load_file`` /
+            ``from_arrays``: the CLI's ``--data FILE``); its ``metadata()`` goes into the model file.
+        hyper: overrides the data set's defaults (``None`` = the data set's own).
         train_subset, test_subset: use only the first so many training / test samples (quick runs, tests).
         test_split: the split evaluated after every epoch.
         Others as in :class:`Trainer` / :meth:`Trainer.fit`.
+
+    The network's input count is the encoder's ``n_inputs`` (two per channel for send-on-delta), and the
+    inputs may carry several spikes each (``(batch, n_in, k)``).
     """
     from .. import datasets
 
-    spec = datasets.spec(name)
-    hyper = spec.hyper if hyper is None else hyper
-    enc = spec.encoder(hyper)
-    x, y = datasets.load(name, "train")
-    xt, yt = datasets.load(name, test_split)
     for arg, value in (("train_subset", train_subset), ("test_subset", test_subset)):
         if value is not None and int(value) < 1:
             raise ValueError(f"{arg} = {value}: must be >= 1")
+    if isinstance(name, datasets.DataSet):
+        ds = name
+        hyper = ds.default_hyper() if hyper is None else hyper
+        enc, n_classes, load = ds.encoder(hyper), ds.n_classes, ds.load
+        metadata = {"data": ds.metadata()}
+    else:
+        spec = datasets.spec(name)
+        hyper = spec.hyper if hyper is None else hyper
+        enc, n_classes = spec.encoder(hyper), spec.n_classes
+        load = lambda split: datasets.load(name, split)  # noqa: E731
+        metadata = {"dataset": name}
+    x, y = load("train")
+    xt, yt = load(test_split)
     x, y = x[:train_subset], y[:train_subset]  # a None bound keeps everything
     xt, yt = xt[:test_subset], yt[:test_subset]
-    metadata = {"dataset": name, "test_split": test_split, "encoder": enc.to_dict(),
-                "train_subset": train_subset, "test_subset": test_subset}
-    trainer = Trainer(hyper, (enc(x), y), (enc(xt), yt), n_classes=spec.n_classes, seed=seed, out_dir=out_dir,
+    metadata.update({"test_split": test_split, "encoder": enc.to_dict(), "train_subset": train_subset,
+                     "test_subset": test_subset})
+    trainer = Trainer(hyper, (enc(x), y), (enc(xt), yt), n_classes=n_classes, seed=seed, out_dir=out_dir,
                       progress=progress, metadata=metadata, until_accuracy=until_accuracy,
                       checkpoint_every=checkpoint_every)
     return trainer.fit(resume=resume, stop_after=stop_after)
