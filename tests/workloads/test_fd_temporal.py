@@ -1,0 +1,115 @@
+"""Exact gradients on temporal workloads' networks: recurrent hidden layers, neurons firing several
+times, hundreds of input spikes per sample, each read-out (first spike, spike count, peak membrane).
+
+Reference: Richardson-extrapolated central differences in float64 (``tests/core/reference.py``, the
+method and error analysis of ``tests/core/test_gradients_fd.py``): step ``h = 1e-5 * max(1, max|W|)``,
+truncation O(h^4), rounding ~1e-10 relative. Tolerance: max-norm error <= 1e-6 of the largest FD
+entry, for both gradient modes (adjoint and forward). A case whose spike counts change under a
+perturbation (the loss jumps there) is redrawn with the next seed.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import fpsnn
+from fpsnn.losses import FirstSpikeCrossEntropy, MaxMembraneCrossEntropy, SpikeCountCrossEntropy
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "core"))
+from reference import central_difference  # noqa: E402
+
+FD_RTOL = 1e-6
+FD_H = 1e-5
+N_IN, SPIKES_PER_INPUT, T_IN = 16, 14, 3.0
+HIDDEN = (6, 5)
+N_OUT = 3
+BATCH = 2
+
+
+class CountChanged(Exception):
+    pass
+
+
+def _counts(res):
+    return [np.isfinite(t).sum(axis=-1) for t in res.times]
+
+
+def _inputs(rng):
+    """(BATCH, N_IN, SPIKES_PER_INPUT) sorted spike times on [0, T_IN]: 224 input spikes per sample."""
+    return np.sort(rng.uniform(0.0, T_IN, size=(BATCH, N_IN, SPIKES_PER_INPUT)), axis=2)
+
+
+def _network(rng, readout: str):
+    sizes = (N_IN,) + HIDDEN + (N_OUT,)
+    weights = [rng.normal(m, 0.15, size=(sizes[l], sizes[l + 1]))
+               for l, m in enumerate((0.06, 0.25, 0.35 if readout != "membrane" else 0.3))]
+    recurrent = []
+    for n in HIDDEN:
+        r = rng.normal(0.0, 0.2, size=(n, n))
+        np.fill_diagonal(r, 0.0)
+        recurrent.append(r)
+    theta = [1.0, 1.0, np.inf if readout == "membrane" else 1.0]
+    return fpsnn.Network(weights=weights, recurrent=recurrent + [None], alpha=[1.5, 2.0, 1.2], beta=1.0,
+                         theta=theta, t_max=5.0, max_spikes=12)
+
+
+def _loss(readout, labels):
+    if readout == "first_spike":
+        return FirstSpikeCrossEntropy(labels, tau0=0.5, tau1=2.0, gamma=0.1)
+    if readout == "spike_count":
+        return SpikeCountCrossEntropy(labels, tau_c=0.5, scale=0.7)
+    return MaxMembraneCrossEntropy(labels, n_read=40, scale=2.0)
+
+
+def _case(readout):
+    """A network and inputs where hidden neurons fire several times and the read-out gets spikes."""
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        x = _inputs(rng)
+        net = _network(rng, readout)
+        res = net.simulate(x)
+        c = _counts(res)
+        enough = c[0].max() >= 3 and c[1].max() >= 2 and c[0].max() < net.max_spikes and c[1].max() < net.max_spikes
+        out_ok = readout == "membrane" or (np.all(c[-1].sum(axis=1) > 0) and c[-1].max() < net.max_spikes)
+        if enough and out_ok:
+            yield net, x, res, c, rng.integers(0, N_OUT, size=BATCH)
+
+
+def _fd(net, x, loss, base):
+    n = net.n_layers
+    params = list(net.weights) + list(net.recurrent)
+
+    def fun(p):
+        trial = net.with_parameters(p[:n], p[n:])
+        res = trial.simulate(x)
+        if any(np.any(a != b) for a, b in zip(_counts(res), base)):
+            raise CountChanged
+        return loss.evaluate(trial, res.inputs, res.times)[0]
+
+    masks = [None] * n + [None if r is None else ~np.eye(r.shape[0], dtype=bool) for r in params[n:]]
+    g = central_difference(fun, params, h_rel=FD_H, masks=masks, richardson=True)
+    return np.concatenate([a.ravel() for a in g if a is not None])
+
+
+def _flat(grads):
+    return np.concatenate([w.ravel() for w in grads["weights"]] + [r.ravel() for r in grads["recurrent"] if r is not None])
+
+
+@pytest.mark.parametrize("readout", ["first_spike", "spike_count", "membrane"])
+def test_recurrent_multispike_many_inputs_match_fd(readout):
+    for net, x, res, base, labels in _case(readout):
+        assert np.isfinite(x).sum(axis=(1, 2)).min() >= 200
+        loss = _loss(readout, labels)
+        try:
+            fd = _fd(net, x, loss, base)
+        except CountChanged:
+            continue
+        scale = np.max(np.abs(fd))
+        assert scale > 0
+        for mode in ("adjoint", "forward"):
+            _, grads = net.value_and_grad(x, loss, mode=mode)
+            err = np.max(np.abs(_flat(grads) - fd)) / scale
+            assert err <= FD_RTOL, f"{readout}, {mode}: relative error {err:.2e}"
+        return
+    pytest.fail(f"{readout}: no case without a spike-count change in 40 seeds")
