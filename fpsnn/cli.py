@@ -1,4 +1,4 @@
-"""The ``fpsnn`` console script: ``fpsnn train | eval | plot | deploy | emulate | demo | hil``.
+"""The ``fpsnn`` console script: ``fpsnn train | eval | plot | deploy | emulate | demo | hil | sweep | export``.
 
 Each subcommand is one :class:`Command`: a name, a one-line help, a ``configure(parser)`` that adds its
 arguments and a ``run(args) -> exit status``; both may be given as ``"module:function"`` strings, imported
@@ -15,10 +15,13 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from importlib import import_module
 from typing import Callable, Union
+
+from .cli_input import (_hyper_fields, _number_ok, _read_toml, check_hyper_ranges, check_hyper_values,
+                        check_memory)
 
 __all__ = ["Command", "COMMANDS", "build_parser", "main", "hyperparameters_from", "model_context"]
 
@@ -62,12 +65,6 @@ def _emit(args, result: dict, human: str) -> None:
         print(human)
 
 
-def _hyper_fields():
-    from .datasets import Hyperparameters
-
-    return [f for f in fields(Hyperparameters)]
-
-
 _TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float}
 _CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward")}
 
@@ -99,18 +96,6 @@ def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
                                help=f"{f.name} ({f.type})")
 
 
-def _read_toml(path) -> dict:
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"--config {path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"--config {path}: not valid TOML ({exc})") from None
-
-
 def hyperparameters_from(dataset: str, config: dict | None = None, flags: dict | None = None):
     """The data set's defaults, updated by a TOML ``config`` dict, then by command-line ``flags``.
 
@@ -129,9 +114,12 @@ def hyperparameters_from(dataset: str, config: dict | None = None, flags: dict |
 def _configure_train(p: argparse.ArgumentParser) -> None:
     from .datasets import NAMES
 
-    p.add_argument("dataset", choices=NAMES, help="data set to train on")
+    p.add_argument("dataset", nargs="?", choices=NAMES, help="data set to train on (or --data FILE)")
+    p.add_argument("--data", metavar="FILE", help="train on your own data: an .npz or .csv file (docs/data.md)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file of hyper-parameters (flat keys; 'seed' allowed)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<dataset>-seed<seed>)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<dataset>-seed<seed>); it belongs "
+                   "to this run: another run's directory is refused without --force")
+    p.add_argument("--force", action="store_true", help="overwrite a directory that holds another run")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.fpsnn if present")
     p.add_argument("--seed", type=int, default=None, help="run seed (initial weights, shuffling); default 0")
     p.add_argument("--train-subset", type=int, metavar="N", help="use only the first N training samples")
@@ -142,31 +130,74 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     _add_hyper_flags(p)
 
 
+def _train_source(args):
+    """``(data set name or DataSet, its default hyper-parameters, a name for files and messages)``."""
+    if bool(args.dataset) == bool(args.data):
+        raise ValueError("dataset: name a bundled data set or give --data FILE (exactly one)")
+    if args.dataset:
+        from . import datasets
+
+        return args.dataset, datasets.spec(args.dataset).hyper, args.dataset
+    from .datasets import load_file
+
+    ds = load_file(args.data)
+    return ds, ds.default_hyper(), Path(args.data).stem
+
+
 def _run_train(args) -> int:
-    from .train import fit_dataset
+    from .training.runfiles import claim_run_dir
 
     config = _read_toml(args.config) if args.config else {}
+    check_hyper_values(config, f"--config {args.config}")
+    if "seed" in config and not _number_ok(config["seed"], "int"):
+        raise ValueError(f"--config {args.config}: key 'seed' = {config['seed']!r}: must be an integer")
     flags = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_")}
-    hyper = hyperparameters_from(args.dataset, config, flags)
+    check_hyper_values(flags, "flag")
+    source, defaults, name = _train_source(args)
+    changes = {k: v for k, v in config.items() if k != "seed"}
+    changes.update({k: v for k, v in flags.items() if v is not None})
+    hyper = defaults.replace(**changes)
+    check_hyper_ranges(hyper)
     seed = args.seed if args.seed is not None else int(config.get("seed", 0))
-    out = Path(args.out) if args.out else Path("runs") / f"{args.dataset}-seed{seed}"
-    if args.resume and not (out / "checkpoint.fpsnn").exists():
-        print(f"fpsnn: no checkpoint in {out}; starting a fresh run", file=sys.stderr)
-    t0 = time.perf_counter()
-    result = fit_dataset(args.dataset, hyper, seed=seed, out_dir=out, progress=not args.no_progress,
-                         resume=args.resume, train_subset=args.train_subset, until_accuracy=args.until_accuracy)
+    if seed < 0:
+        raise ValueError(f"--seed = {seed}: must be >= 0")
+    out = Path(args.out) if args.out is not None else Path("runs") / f"{name}-seed{seed}"
+    identity = {"command": "train", "data": args.dataset or str(Path(args.data).resolve()), "seed": seed,
+                "hyper": {k: v for k, v in hyper.to_dict().items() if k != "epochs"},
+                "train_subset": args.train_subset}
+    with claim_run_dir(out, identity, force=args.force, resume=args.resume) as out:
+        if args.resume and not (out / "checkpoint.fpsnn").exists():
+            print(f"fpsnn: no checkpoint in {out}; starting a fresh run", file=sys.stderr)
+        t0 = time.perf_counter()
+        result = _fit(args, source, hyper, seed, out)
     final = result.final
     summary = {
-        "dataset": args.dataset, "seed": seed, "epochs": result.epochs,
+        "dataset": name, "seed": seed, "epochs": result.epochs,
         "train_accuracy": final["train_accuracy"], "test_accuracy": final.get("test_accuracy"),
         "loss": final["loss"], "dead_hidden": final["dead_hidden"], "silent_outputs": final["silent_outputs"],
         "wall_s": time.perf_counter() - t0, "model": str(result.model_path),
         "checkpoint": str(result.checkpoint_path), "hyperparameters": hyper.to_dict(),
     }
-    _emit(args, summary, f"{args.dataset}: {result.epochs} epochs, train accuracy "
+    _emit(args, summary, f"{name}: {result.epochs} epochs, train accuracy "
                          f"{100 * summary['train_accuracy']:.2f} %, test accuracy "
                          f"{100 * (summary['test_accuracy'] or 0):.2f} %, {summary['wall_s']:.1f} s -> {result.model_path}")
     return 0
+
+
+def _fit(args, source, hyper, seed: int, out: Path):
+    """Train ``source`` (a data set name or a DataSet) into ``out``."""
+    from .training import fit_dataset
+
+    _check_train_memory(hyper, args.train_subset or 0)
+    return fit_dataset(source, hyper, seed=seed, out_dir=out, progress=not args.no_progress, resume=args.resume,
+                       train_subset=args.train_subset, until_accuracy=args.until_accuracy)
+
+
+def _check_train_memory(hyper, n_subset: int) -> None:
+    """Refuse a ``max_spikes`` whose spike-time buffers cannot fit in memory, before loading anything big."""
+    # A lower bound (batch known, else one sample; two output neurons): never refuses a run that fits.
+    batch = hyper.batch_size or n_subset or 1
+    check_memory(batch, tuple(hyper.hidden) + (2,), hyper.max_spikes)
 
 
 # ------------------------------------------------------------------------------------------- eval
@@ -190,6 +221,7 @@ def _configure_eval(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("model", help="model file written by 'fpsnn train'")
     p.add_argument("--dataset", choices=NAMES, help="data set (default: the one in the model file)")
+    p.add_argument("--data", metavar="FILE", help="a data file (.npz or .csv) instead of a bundled data set")
     p.add_argument("--split", choices=SPLITS, default="test", help="split to evaluate (default: test)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -198,9 +230,12 @@ def _resolve(args):
     """The model's context for ``--dataset`` (ValueError naming the flag when the model names none)."""
     from .resolve import resolve_model
 
-    ctx = resolve_model(args.model, args.dataset)
+    data = getattr(args, "data", None)
+    if data is not None and args.dataset is not None:
+        raise ValueError("--data: give --dataset or --data, not both")
+    ctx = resolve_model(args.model, data if data is not None else args.dataset)
     if ctx.dataset is None:
-        raise ValueError(f"--dataset: {args.model} does not name its data set; pass --dataset")
+        raise ValueError(f"--dataset: {args.model} does not name its data set; pass --dataset or --data FILE")
     return ctx
 
 
@@ -247,6 +282,27 @@ def _run_plot(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------- export
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file written by 'fpsnn train'")
+    p.add_argument("--nir", required=True, metavar="FILE.nir", help="write the network as a NIR graph (needs the "
+                   "'nir' extra: pip install 'fpsnn[nir]')")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _run_export(args) -> int:
+    from .nir import export_file
+    from .resolve import read_model
+
+    read_model(args.model)                      # one-line errors for a directory, a missing or damaged file
+    target = Path(args.nir)
+    if target.is_dir():
+        raise ValueError(f"--nir {target}: is a directory; name the file to write (e.g. {target / 'model.nir'})")
+    path = export_file(args.model, target)
+    _emit(args, {"model": args.model, "nir": str(path)}, f"{args.model} -> {path}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- table
 COMMANDS: list[Command] = [
     Command("train", "train on xor | iris | yinyang with the paper's hyper-parameters", _configure_train, _run_train),
@@ -260,6 +316,9 @@ COMMANDS: list[Command] = [
             "fpsnn.demo:configure", "fpsnn.demo:run"),
     Command("hil", "fine-tune a model for a chip from spike times measured on it (or offline: --mode qat)",
             "fpsnn.finetune.command:configure_cli", "fpsnn.finetune.command:run_cli"),
+    Command("sweep", "grid or random search over hyper-parameters and seeds (in turn or on Ray)",
+            "fpsnn.sweep:configure", "fpsnn.sweep:run"),
+    Command("export", "write a model file in an interchange format (NIR)", _configure_export, _run_export),
 ]
 
 
@@ -293,8 +352,18 @@ def _command_name(argv: list) -> str:
     return next((a for a in argv if not a.startswith("-")), "")
 
 
+def _os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: the path and the reason, no traceback."""
+    where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+    return f"{where.strip() or 'file'}: {exc.strerror or exc}"
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``fpsnn`` console script; returns the exit status."""
+    """Entry point of the ``fpsnn`` console script; returns the exit status.
+
+    Exit statuses: 0 done; 2 bad input (one line naming the argument and the limit); 1 a run diverged
+    (the last good checkpoint is kept); 3 a board or its software is missing (the commands' own);
+    130 interrupted (Ctrl-C; a training run's checkpoint is kept)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=_command_name(argv))
     args = parser.parse_args(argv)
@@ -303,8 +372,26 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"fpsnn: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("fpsnn: interrupted (a training run resumes from its last checkpoint with --resume)", file=sys.stderr)
+    except OSError as exc:   # PermissionError, IsADirectoryError, NotADirectoryError, disk full...
+        print(f"fpsnn: error: {_os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("fpsnn: error: out of memory; use a smaller --subset, --batch-size or --max-spikes", file=sys.stderr)
+        return 2
+    except ArithmeticError as exc:
+        from .training.loop import Diverged
+
+        if not isinstance(exc, Diverged):
+            raise
+        print(f"fpsnn: error: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, SystemError) as exc:
+        from .training.loop import is_interrupt
+
+        if not is_interrupt(exc):
+            raise
+        why = str(exc) if str(exc) else "interrupted (a training run resumes from its last checkpoint with --resume)"
+        print(f"fpsnn: {why}", file=sys.stderr)
         return 130
 
 

@@ -7,6 +7,10 @@
    on each chip's bit-accurate emulator (``fpsnn deploy --run`` runs the vendor simulators: slower).
 
 Everything lands in one folder (default ``runs/demo``); the summary names every file.
+
+The event loops are numba-compiled and cached on disk. On a fresh install the first run compiles them
+(minutes on a slow machine); the demo says so before it starts, and ``tools/setup.sh`` runs
+:func:`warm_up` once so that a newcomer's first demo only loads the cache.
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
     log = log or (lambda line: print(line, file=sys.stderr))
     out = Path(out_dir)
     t0 = time.perf_counter()
+    warm = warm_up(log)
+    log(f"fpsnn: simulator ready ({warm:.0f} s); training Yin-Yang for {int(epochs)} epochs")
     spec = datasets.spec("yinyang")
     hyper = replace(spec.hyper, epochs=int(epochs), lr=float(lr))
     result = fit_dataset("yinyang", hyper, seed=seed, out_dir=out, progress=progress)
@@ -58,6 +64,29 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
             "train_accuracy": final["train_accuracy"], "test_accuracy": final.get("test_accuracy"),
             "figures": {k: str(v) for k, v in figures.items()}, "deployments": deployments,
             "wall_s": time.perf_counter() - t0}
+
+
+def warm_up(log=None) -> float:
+    """Compile (or load from numba's disk cache) every loop the demo runs, on a few samples; seconds taken.
+
+    Trains Yin-Yang for one epoch on 8 samples in memory (simulation, adjoint gradients, evaluation)
+    and runs them on each default target's emulator: the same argument types as the demo, so the demo
+    finds every loop compiled.
+    """
+    from . import datasets
+    from .deploy import emulate
+    from .train import fit_dataset
+
+    t0 = time.perf_counter()
+    (log or (lambda line: None))("fpsnn: preparing the compiled simulator (a fresh install compiles it once, "
+                                 "which can take a few minutes; later runs load it from the cache)")
+    spec = datasets.spec("yinyang")
+    result = fit_dataset("yinyang", replace(spec.hyper, epochs=1, batch_size=4), train_subset=8, test_subset=8)
+    x, y = datasets.load("yinyang", "test")
+    enc = spec.encoder(spec.hyper)
+    for target in DEFAULT_TARGETS:
+        emulate(result.net, target, data=(enc(x[:8]), y[:8]))
+    return time.perf_counter() - t0
 
 
 def configure(p) -> None:

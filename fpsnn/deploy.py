@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import json_default, write_atomic
+from .artifact_set import check_out_dir, write_set
+from .io import json_default
 from .resolve import check_subset, read_model, resolve_model
 
 __all__ = ["load_network", "load_data", "resources", "accuracy", "float_accuracy", "deploy", "emulate",
@@ -102,10 +103,54 @@ def _identity(a, b) -> dict:
     return {"samples": int(same.size), "identical": int(same.sum())}
 
 
-def _run(backend, program, x, y, t_max, engine) -> tuple:
+#: A run expected to take longer than this (seconds) is announced with an estimate and shows progress.
+PROGRESS_AFTER_S = 3.0
+_FIRST_CHUNK = 8
+
+
+def _pad_cat(arrays: list) -> np.ndarray:
+    """Concatenate ``(batch_i, n, k_i)`` spike-time arrays along the batch, +inf padding to the widest k."""
+    k = max(a.shape[2] for a in arrays)
+    return np.concatenate([np.pad(a, ((0, 0), (0, 0), (0, k - a.shape[2])), constant_values=np.inf)
+                           for a in arrays])
+
+
+def _run_chunked(backend, program, x, t_max, engine, log):
+    """``backend.run`` on ``x``; the first few samples are timed, and when the whole run is expected to
+    take more than :data:`PROGRESS_AFTER_S` the rest runs in chunks with an estimate and progress lines
+    (a vendor simulator such as Lava takes about 2 s per sample)."""
+    from .backends.base import RunResult
+
+    n = len(x)
+    t0 = time.perf_counter()
+    first = backend.run(program, x[:_FIRST_CHUNK], engine=engine, t_max=t_max)
+    if n <= _FIRST_CHUNK:
+        return first
+    per = (time.perf_counter() - t0) / _FIRST_CHUNK
+    parts, done = [first], _FIRST_CHUNK
+    expected = per * (n - done)
+    if expected <= PROGRESS_AFTER_S:
+        parts.append(backend.run(program, x[done:], engine=first.engine, t_max=t_max))
+    else:
+        log(f"fpsnn: running {n} samples on {first.engine_name}: about {expected:.0f} s more "
+            f"({per:.2f} s per sample)")
+        chunk = max(1, int(PROGRESS_AFTER_S / max(per, 1e-9)))
+        while done < n:
+            parts.append(backend.run(program, x[done:done + chunk], engine=first.engine, t_max=t_max))
+            done = min(n, done + chunk)
+            left = (time.perf_counter() - t0) / done * (n - done)
+            log(f"fpsnn: {done}/{n} samples on {first.engine_name}, about {left:.0f} s left")
+    layers = len(first.times)
+    rasters = ([np.concatenate([p.rasters[l] for p in parts]) for l in range(layers)]
+               if all(p.rasters for p in parts) else [])
+    return RunResult(times=[_pad_cat([p.times[l] for p in parts]) for l in range(layers)], rasters=rasters,
+                     engine=first.engine, engine_name=first.engine_name, note=first.note)
+
+
+def _run(backend, program, x, y, t_max, engine, log=None) -> tuple:
     """Run and score: ``(RunResult, {engine, engine_name, note, accuracy, wall_s})``."""
     t0 = time.perf_counter()
-    res = backend.run(program, x, engine=engine, t_max=t_max)
+    res = _run_chunked(backend, program, x, t_max, engine, log or (lambda line: None))
     wall = time.perf_counter() - t0
     from .training import metrics_from_times
 
@@ -125,98 +170,138 @@ def _check_mismatch(mismatch, mismatch_seed) -> None:
 # --------------------------------------------------------------------------------------------- commands
 def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: float | None = None,
            subset: int | None = None, per_channel: bool = True, predict: bool = True, log=None,
-           mismatch: float | None = None, mismatch_seed: int = 0) -> dict:
+           mismatch: float | None = None, mismatch_seed: int = 0, data=None) -> dict:
     """Compile ``model`` for ``target``, write its artifacts and ``report.json`` into ``out_dir``.
 
+    Everything is checked and run before anything is written; the artifacts and the report are then
+    written as one set (into a temporary folder next to ``out_dir``, then moved in), so a failure never
+    leaves new artifacts next to an old report, and the artifacts of an earlier deploy into the same
+    folder that this one does not write are removed.
+
     Args:
-        model: a model file (``fpsnn train``) or an :class:`fpsnn.Network`.
+        model: a model file (``fpsnn train``), a NIR graph file (``.nir``) or an :class:`fpsnn.Network`.
         target: a name of :func:`fpsnn.backends.available_targets`.
         out_dir: folder for the artifacts (created).
-        run_data: data to run on the target (see :func:`load_data`), or None for no run.
+        run_data: data to run on the target (see :func:`load_data`; a data file too), or None for no run.
         board: run on the board (an error, not a fallback, when it is unavailable).
         dt: chip step in the network's time unit; default the target's (``backend.default_dt(net)``).
         subset: first ``subset`` samples only (prediction and run).
-        predict: also predict the accuracy on the emulator (the model's data set, or ``run_data``).
-        log: callable taking one line (notes for a human, e.g. which engine ran instead of which).
+        predict: also predict the accuracy on the emulator (``data``, else the model's data set, or ``run_data``).
+        log: callable taking one line (notes for a human: which engine ran instead of which, accuracy
+            lost to quantization, chip limits that bound the mapping, progress of long runs).
         mismatch: run (prediction and ``run_data``) on a device with this mismatch, a fraction whose
             meaning is the chip family's mismatch model (``backend.perturb``); the artifacts are the
             nominal program's. None: the nominal device.
         mismatch_seed: which device (the same seed draws the same deviations).
+        data: the data of the prediction (default: the model's own data set or data file).
 
     Returns:
         The report (also in ``out_dir/report.json``): ``target``, ``engine`` / ``engine_name`` (what
         ran ``run_data``; without a run, what ran the prediction; None when nothing ran),
         ``accuracy`` and ``float_accuracy`` (of that run, fractions), ``resources``,
-        ``quantization``, ``prediction``, ``run``, ``artifacts``, ``mismatch``.
+        ``quantization``, ``prediction``, ``run``, ``artifacts``, ``mismatch``, ``warnings``.
 
     Raises:
         ValueError: unknown target, unreadable model, a network that does not fit (the message names
-            the limit), bad data.
+            the limit), bad data, an unusable ``out_dir``, a time grid with too many steps.
         RuntimeError: ``board=True`` but the board (or its software) is missing.
     """
     from . import backends
+    from .backends.timegrid import check_grid
 
     log = log or (lambda line: None)
     backend = backends.get(target)
     _check_mismatch(mismatch, mismatch_seed)
+    check_subset(subset)
+    out = check_out_dir(out_dir)
     net, metadata, path = read_model(model)
     if board:
         ok, why = backend.available("board")
         if not ok:
             raise RuntimeError(f"{target}: no board run: {why}")
+    if dt is not None:
+        check_grid(net.t_max, dt)
     program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir: {str(out)!r} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    artifacts = [str(p) for p in backend.write_artifacts(program, out)]
+    check_grid(net.t_max, qreport.dt)
     device = program if not mismatch else backend.perturb(program, float(mismatch), seed=int(mismatch_seed))
+    # every data spec is resolved (and so checked) before anything runs or is written
+    pred_spec = data if data is not None else run_data
+    pred_data = run_data_data = None
+    if predict and (pred_spec is not None or metadata.get("dataset") or metadata.get("data")):
+        pred_data = load_data(pred_spec, metadata, subset, net=net)
+    if run_data is not None:
+        run_data_data = pred_data if data is None and pred_data is not None else load_data(run_data, metadata, subset,
+                                                                                              net=net)
     report = {
         "target": target, "chip": backend.chip.name, "part": backend.chip.part,
         "model": str(path) if path is not None else "<Network>",
         "dt": float(qreport.dt), "engine": None, "engine_name": None, "accuracy": None,
         "float_accuracy": None, "resources": backend.resources(net, program), "quantization": qreport.to_dict(),
         "mismatch": None if not mismatch else {"spread": float(mismatch), "seed": int(mismatch_seed)},
-        "prediction": None, "run": None, "artifacts": artifacts,
+        "prediction": None, "run": None, "artifacts": [], "warnings": [],
     }
-    data_spec = run_data if run_data is not None else (metadata.get("dataset") if predict else None)
     emu = None
-    if data_spec is not None:
-        x, y, data_name = load_data(data_spec, metadata, subset, net=net)
+    if pred_data is not None:
+        x, y, data_name = pred_data
         base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y)}
         pred_engine = "emulator" if backend.available("emulator")[0] else "vendor"
-        if predict:
-            ok, why = backend.available(pred_engine)
-            if ok:
-                emu, summary = _run(backend, device, x, y, net.t_max, pred_engine)
-                report["prediction"] = {**base, **summary}
-            else:
-                report["prediction"] = {"data": data_name, "skipped": why}
-        if run_data is not None:
-            if emu is not None and not board and emu.engine == "vendor":
-                res, summary = emu, report["prediction"]   # the prediction already ran the vendor simulator
-            else:
-                res, summary = _run(backend, device, x, y, net.t_max, "board" if board else "auto")
-            if res.note:
-                log(f"fpsnn: {target}: {res.note}; ran {res.engine_name} instead")
-            report["run"] = {**base, **summary}
-            if emu is not None and emu.engine == "emulator" and res.engine != "emulator":
-                report["run"]["spikes_identical_to_emulator"] = _identity(res, emu)
-        # the top-level fields say what the run ran, else what the prediction ran
-        top = report["run"] or (report["prediction"] if emu is not None else None)
-        if top is not None:
-            report.update(engine=top["engine"], engine_name=top["engine_name"], accuracy=top["accuracy"],
-                          float_accuracy=top["float_accuracy"])
-    write_atomic(out / "report.json", json.dumps(report, indent=1, default=json_default).encode())
-    report["artifacts"].append(str(out / "report.json"))
+        ok, why = backend.available(pred_engine)
+        if ok:
+            emu, summary = _run(backend, device, x, y, net.t_max, pred_engine, log)
+            report["prediction"] = {**base, **summary}
+        else:
+            report["prediction"] = {"data": data_name, "skipped": why}
+    if run_data_data is not None:
+        x, y, data_name = run_data_data
+        base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y)}
+        if emu is not None and not board and emu.engine == "vendor" and data is None:
+            res, summary = emu, report["prediction"]   # the prediction already ran the vendor simulator
+        else:
+            res, summary = _run(backend, device, x, y, net.t_max, "board" if board else "auto", log)
+        if res.note:
+            log(f"fpsnn: {target}: {res.note}; ran {res.engine_name} instead")
+        report["run"] = {**base, **summary}
+        if emu is not None and emu.engine == "emulator" and res.engine != "emulator" and data is None:
+            report["run"]["spikes_identical_to_emulator"] = _identity(res, emu)
+    # the top-level fields say what the run ran, else what the prediction ran
+    top = report["run"] or (report["prediction"] if emu is not None else None)
+    if top is not None:
+        report.update(engine=top["engine"], engine_name=top["engine_name"], accuracy=top["accuracy"],
+                      float_accuracy=top["float_accuracy"])
+    report["warnings"] = deploy_warnings(report, qreport)
+    for line in report["warnings"]:
+        log(f"fpsnn: warning: {line}")
+    report["artifacts"] = write_set(out, lambda folder: backend.write_artifacts(program, folder), report)
     return report
 
 
+#: A deploy whose chip accuracy is this many points (fraction) below the float model's is warned about.
+ACCURACY_LOSS_WARNING = 0.05
+
+
+def deploy_warnings(report: dict, qreport) -> list:
+    """Lines a user must see: accuracy lost on the chip (beyond :data:`ACCURACY_LOSS_WARNING`) and the
+    chip limits that bound the mapping (``binding_limits`` of the quantization report)."""
+    lines = []
+    for what in ("prediction", "run"):
+        r = report.get(what) or {}
+        if r.get("accuracy") is not None and r.get("float_accuracy") is not None:
+            lost = r["float_accuracy"] - r["accuracy"]
+            if lost > ACCURACY_LOSS_WARNING:
+                lines.append(f"{what} on {r['engine_name']}: accuracy {100 * r['accuracy']:.1f} % vs float "
+                             f"{100 * r['float_accuracy']:.1f} %: {100 * lost:.1f} points lost (warning above "
+                             f"{100 * ACCURACY_LOSS_WARNING:.0f}); try another --dt or fine-tune with 'fpsnn hil'")
+    for limit in getattr(qreport, "binding_limits", []) or []:
+        lines.append(f"chip limit: {limit}")
+    return lines
+
+
 def emulate(model, target: str, data=None, dt: float | None = None, subset: int | None = None,
-            per_channel: bool = True) -> dict:
+            per_channel: bool = True, log=None) -> dict:
     """Run ``data`` (see :func:`load_data`) through ``target``'s bit-accurate emulator only.
 
-    Returns ``{target, engine, engine_name, data, samples, accuracy, float_accuracy, resources}``.
+    Returns ``{target, engine, engine_name, data, samples, accuracy, float_accuracy, resources}``;
+    ``log`` takes progress lines of a long run.
     Raises ValueError for a target without an emulator (an analog chip) or one the model does not fit.
     """
     from . import backends
@@ -226,10 +311,16 @@ def emulate(model, target: str, data=None, dt: float | None = None, subset: int 
     if not ok:
         raise ValueError(f"target: {target} has no bit-accurate emulator ({why}); targets with one: "
                          f"{', '.join(emulated_targets())}; or use 'fpsnn deploy --run'")
+    from .backends.timegrid import check_grid
+
+    check_subset(subset)
     net, metadata, _ = read_model(model)
+    if dt is not None:
+        check_grid(net.t_max, dt)
     program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
+    check_grid(net.t_max, qreport.dt)
     x, y, data_name = load_data(data, metadata, subset, net=net)
-    _, summary = _run(backend, program, x, y, net.t_max, "emulator")
+    _, summary = _run(backend, program, x, y, net.t_max, "emulator", log)
     return {"target": target, "data": data_name, "samples": int(len(y)), "dt": float(qreport.dt),
             "float_accuracy": float_accuracy(net, x, y), **summary,
             "resources": backend.resources(net, program)}
@@ -247,11 +338,16 @@ def configure_deploy(p) -> None:
     """Arguments of ``fpsnn deploy``."""
     from .backends import available_targets
 
-    p.add_argument("model", help="model file written by 'fpsnn train'")
+    p.add_argument("model", help="model file written by 'fpsnn train', or a NIR graph (FILE.nir)")
     p.add_argument("--target", required=True, choices=available_targets(), help="chip to deploy to")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the artifacts and report.json")
-    p.add_argument("--run", metavar="DATA", help="run this data on the target: a data set name, or name:split "
-                   "(default split: test); board with --board, else vendor simulator, else emulator")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the artifacts and report.json "
+                   "(written as one set after every check and run succeeded)")
+    p.add_argument("--data", metavar="DATA", help="data of the emulator prediction: a data set name[:split] or "
+                   "a data file FILE.npz|FILE.csv[:split] (default: the model's own)")
+    p.add_argument("--run", metavar="DATA", help="run this data on the target: a data set name, name:split "
+                   "(default split: test) or a data file; board with --board, else vendor simulator, else "
+                   "emulator. Vendor simulators are slow: Lava (Loihi 2) takes about 2 s per sample, so use "
+                   "--subset; runs longer than a few seconds print an estimate and progress")
     p.add_argument("--board", action="store_true", help="run on the chip (stop with an error when it is missing)")
     p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: the target's)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
@@ -265,7 +361,8 @@ def configure_emulate(p) -> None:
     """Arguments of ``fpsnn emulate`` (only targets that have a bit-accurate emulator are offered)."""
     p.add_argument("model", help="model file written by 'fpsnn train'")
     p.add_argument("--target", required=True, choices=emulated_targets(), help="chip whose emulator runs the model")
-    p.add_argument("--data", metavar="DATA", help="data set name or name:split (default: the model's, test split)")
+    p.add_argument("--data", metavar="DATA", help="data set name or name:split, or a data file "
+                   "FILE.npz|FILE.csv[:split] (default: the model's own, test split)")
     p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: the target's)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
@@ -322,8 +419,9 @@ def run_deploy(args) -> int:
     import sys
 
     rep = deploy(args.model, args.target, args.out, run_data=args.run, board=args.board, dt=args.dt,
-                 subset=args.subset, log=lambda line: print(line, file=sys.stderr), mismatch=args.mismatch,
-                 mismatch_seed=getattr(args, "mismatch_seed", 0))
+                 subset=args.subset, log=lambda line: print(line, file=sys.stderr, flush=True),
+                 mismatch=args.mismatch, mismatch_seed=getattr(args, "mismatch_seed", 0),
+                 data=getattr(args, "data", None))
     _print(args, rep, "\n".join(_summary_lines(args, rep)))
     return 0
 
@@ -331,7 +429,10 @@ def run_deploy(args) -> int:
 @_guard
 def run_emulate(args) -> int:
     """``fpsnn emulate``: exit 0, or 2 (bad input / does not fit / no emulator for the target)."""
-    r = emulate(args.model, args.target, data=args.data, dt=args.dt, subset=args.subset)
+    import sys
+
+    r = emulate(args.model, args.target, data=args.data, dt=args.dt, subset=args.subset,
+                log=lambda line: print(line, file=sys.stderr, flush=True))
     _print(args, r, f"{args.target} emulator: accuracy {_pct(r['accuracy'])} (float {_pct(r['float_accuracy'])}, "
                     f"{r['data']}, {r['samples']} samples)")
     return 0

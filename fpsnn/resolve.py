@@ -15,13 +15,19 @@ it encodes to the same spikes the model was trained on (the same encoder setting
 otherwise the error says so ("model trained on yinyang, not iris") instead of failing deep inside an
 encoder.
 
-``data`` is a data-set name today (``"yinyang"`` or ``"yinyang:validation"``); it is resolved by
-:func:`_source`, the one place where user data files (``--data FILE``) are to be added: a source only
-has to say its name, its default split and how to load ``(features, labels)`` of a split.
+``data`` is a data-set name (``"yinyang"`` or ``"yinyang:validation"``) or a user's data file
+(``"my.npz"``, ``"my.csv:train"``; :func:`fpsnn.datasets.load_file`); it is resolved by :func:`_source`:
+a source only has to say its name, its default split and how to load ``(features, labels)`` of a
+split. A model trained on a file (``fpsnn train --data FILE``) records the file and the seed of its
+split (``metadata["data"]``) and is fed that file again by default.
+
+A model may also be a NIR graph (``.nir``, :func:`fpsnn.nir.load_network`): it carries a network, no
+data set, so data must be named.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +62,55 @@ class _DatasetSource:
         return datasets.spec(self.name).n_features
 
 
+@dataclass(frozen=True)
+class _FileSource:
+    """A user's data file (``.npz`` / ``.csv``), read once by :func:`fpsnn.datasets.load_file`."""
+
+    path: str
+    split: str = "test"
+    seed: int = 0
+
+    @cached_property
+    def dataset(self):
+        from .datasets import load_file
+
+        return load_file(self.path, seed=self.seed)
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def load(self, split: str):
+        return self.dataset.load(split)
+
+    def default_encoder(self, hyper: Hyperparameters):
+        return self.dataset.encoder(hyper)
+
+    def default_hyper(self) -> Hyperparameters:
+        return self.dataset.default_hyper()
+
+    @property
+    def n_features(self) -> int:
+        return self.dataset.n_features
+
+
+DATA_SUFFIXES = (".npz", ".csv")
+
+
+def _file_spec(spec) -> tuple[str, str | None] | None:
+    """``(path, split or None)`` when ``spec`` names a data file (``FILE`` or ``FILE:split``), else None."""
+    if isinstance(spec, Path):
+        return str(spec), None
+    if not isinstance(spec, str):
+        return None
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.lower().endswith(DATA_SUFFIXES) and tail in datasets.SPLITS:
+        return head, tail
+    if spec.lower().endswith(DATA_SUFFIXES) or Path(spec).is_file():
+        return spec, None
+    return None
+
+
 def parse_data_spec(spec: str, default_split: str = "test") -> tuple[str, str]:
     """``"name"`` or ``"name:split"`` -> ``(name, split)``; ValueError naming the valid names and splits."""
     if not isinstance(spec, str) or not spec:
@@ -75,8 +130,16 @@ def check_subset(subset) -> None:
         raise ValueError(f"subset = {subset!r}: must be an integer >= 1")
 
 
-def _source(data: str, default_split: str) -> _DatasetSource:
-    """The data source ``data`` names. User data files (``--data FILE``) are to be recognised here."""
+def _source(data, default_split: str, seed: int = 0):
+    """The data source ``data`` names: a data file (``FILE[:split]``, split with ``seed``) or a data set."""
+    file = _file_spec(data)
+    if file is not None:
+        path, split = file
+        if Path(path).is_dir():
+            raise ValueError(f"data: {path!r} is a directory, not a data file (.npz or .csv)")
+        if not Path(path).is_file():
+            raise ValueError(f"data: no such data file {path!r}")
+        return _FileSource(path, split or default_split, seed)
     name, split = parse_data_spec(data, default_split)
     return _DatasetSource(name, split)
 
@@ -105,7 +168,7 @@ class ModelContext:
     dataset: str | None = None
     split: str = "test"
     path: Path | None = None
-    _source: _DatasetSource | None = field(default=None, repr=False, compare=False)
+    _source: object = field(default=None, repr=False, compare=False)
 
     @property
     def trained_on(self) -> str | None:
@@ -137,6 +200,8 @@ def _hyper_from(metadata: dict, source: _DatasetSource | None) -> Hyperparameter
     stored = metadata.get("hyper")
     if stored is None:
         return source.default_hyper() if source is not None else None
+    if not isinstance(stored, dict):
+        raise ValueError(f"model metadata: 'hyper' is a {type(stored).__name__}, not a table of hyper-parameters")
     known = {k: v for k, v in current_names(stored).items() if k in field_names()}
     try:
         if source is not None:
@@ -161,6 +226,10 @@ def read_model(model) -> tuple[Network, dict, Path | None]:
         raise ValueError(f"model: {str(path)!r} is a directory, not a model file (e.g. {path / 'model.fpsnn'})")
     if not path.is_file():
         raise ValueError(f"model: no such file {str(path)!r}")
+    if path.suffix.lower() == ".nir":
+        from .nir import load_network
+
+        return load_network(path), {}, path
     net, metadata = io.load_model(path)
     return net, metadata, path
 
@@ -171,8 +240,8 @@ def resolve_model(model, data: str | None = None, metadata: dict | None = None) 
     Args:
         model: a file written by ``fpsnn train`` (or ``save_model``), a Network, or None (only the
             data pipeline that ``metadata`` describes; then no input-count check and ``net`` is None).
-        data: the data to feed it: a data set name or ``"name:split"`` (default: the model's own data
-            set, test split or the model's ``test_split``).
+        data: the data to feed it: a data set name or ``"name:split"``, or a data file ``FILE[:split]``
+            (default: the model's own data set or data file, test split or the model's ``test_split``).
         metadata: for a Network or None: the metadata it would carry in a file (default ``{}``).
 
     Raises:
@@ -187,11 +256,12 @@ def resolve_model(model, data: str | None = None, metadata: dict | None = None) 
         metadata = file_metadata if path is not None else dict(metadata or {})
     own = metadata.get("dataset")
     default_split = metadata.get("test_split", "test") if data is None else "test"
-    spec = data if data is not None else own
+    trained_file = metadata.get("data") if isinstance(metadata.get("data"), dict) else {}
+    spec = data if data is not None else (own if own is not None else trained_file.get("data_file"))
     if spec is None:
         return ModelContext(net=net, metadata=metadata, path=path,
                             encoder=encoder_from_dict(metadata["encoder"]) if "encoder" in metadata else None)
-    source = _source(spec, default_split)
+    source = _source(spec, default_split, seed=int(trained_file.get("split_seed") or 0))
     hyper = _hyper_from(metadata, _DatasetSource(own) if own in datasets.NAMES else source)
     stored = encoder_from_dict(metadata["encoder"]) if "encoder" in metadata else None
     if own is not None and source.name != own:

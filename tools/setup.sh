@@ -11,4 +11,7 @@ PY=${PYTHON:-python3}
 # Lava (Loihi 2 software) declares Python <3.11 in its metadata although it runs on 3.11 with the
 # shim in fpsnn/backends/lava/compat.py; install it without its (already satisfied) pins.
 .venv/bin/python -m pip install -q --no-deps --ignore-requires-python "lava-nc==0.10.0"
+# Compile the numba event loops once now (cached on disk), so the first `fpsnn demo` starts at once.
+echo "compiling fpsnn's simulator and gradients (once; a few minutes on a slow machine)..."
+.venv/bin/python -c "from fpsnn.demo import warm_up; print(f'compiled in {warm_up():.0f} s')"
 echo "fpsnn installed in .venv ($(.venv/bin/python --version))"

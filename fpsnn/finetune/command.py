@@ -39,6 +39,9 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
     ctx = resolve_model(model, data)
     if ctx.dataset is None or ctx.hyper is None:
         raise ValueError(f"--data: {model} does not name its data set; pass --data")
+    if not compensate and not calibrate:
+        raise ValueError("--no-compensate: only applies with --calibrate (it keeps the calibrated device's weights)")
+    check_target(target, ctx.net, mode, engine, dt)
     changes = {"epochs": int(epochs)}
     if lr is not None:
         changes["lr"] = lr
@@ -54,6 +57,24 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
     return tuner.fit(resume=resume)
 
 
+def check_target(target, net, mode: str, engine: str, dt) -> None:
+    """Before any training: the target exists, the model fits it, the engine asked for is there and the
+    time grid is sane (ValueError / RuntimeError naming the limit; not inside epoch 1)."""
+    if not isinstance(target, str):
+        return  # a backend-like object: its own checks
+    from ..backends import get
+    from ..backends.timegrid import check_grid
+
+    backend = get(target)
+    backend.check_fits(net)
+    if dt is not None:
+        check_grid(net.t_max, dt)
+    if mode == "hil" and engine != "auto":
+        ok, why = backend.available(engine)
+        if not ok:
+            raise RuntimeError(f"--engine {engine}: not available for {target} ({why})")
+
+
 def configure_cli(p) -> None:
     """Arguments of ``fpsnn hil`` (see :func:`fine_tune_file`)."""
     from ..datasets import NAMES
@@ -61,16 +82,17 @@ def configure_cli(p) -> None:
     p.add_argument("model", help="model file written by 'fpsnn train'")
     p.add_argument("--target", required=True, help="chip name (see hw_configs/), e.g. xylo-audio2, loihi2")
     p.add_argument("--data", metavar="NAME[:SPLIT]",
-                   help=f"data set ({', '.join(NAMES)}; default: the one in the model file) and the split "
-                        "measured after every epoch (default: the model's test split)")
+                   help=f"data set ({', '.join(NAMES)}) or a data file FILE.npz|FILE.csv (default: the one in the "
+                        "model file) and the split measured after every epoch (default: the model's test split)")
     p.add_argument("--epochs", type=int, default=5, help="fine-tuning epochs (default 5)")
     p.add_argument("--mode", choices=MODES, default="hil",
                    help="hil: measure on the target; qat: offline, exact simulation of the quantized network")
     p.add_argument("--engine", choices=("auto", "emulator", "vendor", "board"), default="auto",
                    help="which engine of the target runs the minibatches (default auto)")
     p.add_argument("--dt", type=float, help="chip step in the model's time units (default: the target's)")
-    p.add_argument("--mismatch", type=float, default=0.0, metavar="S",
-                   help="emulate device mismatch of relative spread S (e.g. 0.1) on the target")
+    p.add_argument("--mismatch", type=float, default=0.0, metavar="F",
+                   help="run on a device with mismatch F, a fraction (0.1 = 10 %%; the chip family's mismatch "
+                        "model, the same meaning as 'fpsnn deploy --mismatch')")
     p.add_argument("--mismatch-seed", type=int, default=0, help="which emulated device (seed of the mismatch)")
     p.add_argument("--calibrate", action="store_true",
                    help="hil: first estimate the device's weight gains with probe programs, "
@@ -84,28 +106,41 @@ def configure_cli(p) -> None:
     p.add_argument("--test-subset", type=int, metavar="N", help="measure only the first N test samples per epoch")
     p.add_argument("--checkpoint-every", type=int, metavar="B", help="also checkpoint every B minibatches")
     p.add_argument("--seed", type=int, default=0, help="minibatch shuffling seed (default 0)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: runs/hil-<target>-seed<seed>)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: <model's folder>/<mode>-<target>-seed<seed>); "
+                   "it belongs to this run: another run's directory is refused without --force")
+    p.add_argument("--force", action="store_true", help="overwrite a directory that holds another run")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.fpsnn if present")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run_cli(args) -> int:
-    """``fpsnn hil``: exit 0 when done, 3 when the target was lost (resume with ``--resume``)."""
+    """``fpsnn hil``: exit 0 when done, 3 when the target (or the engine asked for) is missing or was lost
+    (resume with ``--resume``). The run directory defaults to one next to the model file, so fine-tuning
+    two models never shares it."""
     import json
     import sys
 
-    out = Path(args.out) if args.out else Path("runs") / f"{args.mode}-{args.target}-seed{args.seed}"
+    from ..training.runfiles import claim_run_dir
+
+    model = Path(args.model)
+    out = (Path(args.out) if args.out is not None
+           else model.parent / f"{args.mode}-{args.target}-seed{args.seed}")
+    identity = {"command": "hil", "model": str(model.resolve()), "target": args.target, "mode": args.mode,
+                **{k: v for k, v in vars(args).items() if k not in ("model", "out", "target", "mode", "epochs",
+                                                                     "resume", "force", "json", "no_progress")
+                   and not k.startswith("_")}}
     t0 = time.perf_counter()
     try:
-        result = fine_tune_file(args.model, args.target, data=args.data, mode=args.mode, epochs=args.epochs,
-                                out_dir=out, resume=args.resume, seed=args.seed, dt=args.dt, engine=args.engine,
-                                mismatch=args.mismatch, mismatch_seed=args.mismatch_seed, lr=args.lr,
-                                batch_size=args.batch_size, train_subset=args.train_subset,
-                                test_subset=args.test_subset, checkpoint_every=args.checkpoint_every,
-                                progress=not args.no_progress, calibrate=args.calibrate,
-                                compensate=not args.no_compensate)
-    except TargetLost as exc:
+        with claim_run_dir(out, identity, force=args.force, resume=args.resume) as out:
+                result = fine_tune_file(args.model, args.target, data=args.data, mode=args.mode, epochs=args.epochs,
+                                    out_dir=out, resume=args.resume, seed=args.seed, dt=args.dt, engine=args.engine,
+                                    mismatch=args.mismatch, mismatch_seed=args.mismatch_seed, lr=args.lr,
+                                    batch_size=args.batch_size, train_subset=args.train_subset,
+                                    test_subset=args.test_subset, checkpoint_every=args.checkpoint_every,
+                                    progress=not args.no_progress, calibrate=args.calibrate,
+                                    compensate=not args.no_compensate)
+    except (TargetLost, RuntimeError) as exc:
         print(f"fpsnn: error: {exc}", file=sys.stderr)
         return 3
     first, final = result.history[0], result.final
