@@ -7,6 +7,10 @@
   from the simulated spike times.
 * :func:`training_curves`: loss and accuracy per epoch from a training history.
 * :func:`spike_raster`: input, hidden and output spikes for one input.
+* :func:`temporal_sample`: one temporal sample on one time axis: input raster, hidden raster, output
+  membrane potentials (with the spikes, or the read-out's potentials for a non-firing output layer).
+* :func:`confusion_matrix`: per-class confusion matrix (rows: true class, columns: predicted; a last
+  column for "no prediction" when some samples had none), counts and row percentages.
 
 All times are in the network's time unit; potentials in threshold units (theta = 1 in the paper).
 """
@@ -23,7 +27,8 @@ from matplotlib.figure import Figure
 from .network import Network
 
 __all__ = ["first_spike_histograms", "membrane_traces", "training_curves", "spike_raster", "make_all",
-           "save_figure", "membrane_figure", "training_figure", "raster_figure"]
+           "save_figure", "membrane_figure", "training_figure", "raster_figure", "temporal_sample",
+           "temporal_sample_figure", "confusion_matrix", "confusion_figure", "confusion_counts", "predictions"]
 
 #: characters of a 9-point title line per inch of figure width (DejaVu Sans averages ~0.11 in a character)
 _CHARS_PER_INCH_9PT = 11
@@ -173,24 +178,122 @@ def raster_figure(net: Network, x_one: np.ndarray, title: str = "") -> Figure:
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False,
                         gridspec_kw={"height_ratios": [np.sqrt(h) for h in heights]})[:, 0]
     for ax, (name, t) in zip(axes, layers):
-        rows, cols = np.nonzero(np.isfinite(t))
-        ax.vlines(t[rows, cols], rows - 0.4, rows + 0.4, color="k", lw=1)
-        ax.set_ylim(-0.6, t.shape[0] - 0.4)
-        ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
-        ax.set_ylabel(f"{name}\nneuron", fontsize=8)
+        _raster_panel(ax, t, name)
     axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)  # keeps spikes at t = 0 visible
     axes[-1].set_xlabel("time")
     axes[0].set_title(title or "spike raster")
     return fig
 
 
+def _raster_panel(ax, t: np.ndarray, name: str) -> None:
+    rows, cols = np.nonzero(np.isfinite(t))
+    ax.vlines(t[rows, cols], rows - 0.4, rows + 0.4, color="k", lw=1)
+    ax.set_ylim(-0.6, t.shape[0] - 0.4)
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_ylabel(f"{name}\nneuron", fontsize=8)
+
+
+def temporal_sample(net: Network, x_one: np.ndarray, path, n_points: int = 600, title: str = "") -> Path:
+    """Input raster, hidden rasters and output potentials of one sample ``x_one`` (1, n_in[, k])."""
+    return save_figure(temporal_sample_figure(net, x_one, n_points, title), path)
+
+
+def temporal_sample_figure(net: Network, x_one: np.ndarray, n_points: int = 600, title: str = "") -> Figure:
+    """The figure of :func:`temporal_sample`: one shared time axis (network time units), potentials in
+    threshold units; output spikes as triangles on their traces."""
+    from .simulate import membrane_potential
+
+    res = net.simulate(x_one)
+    grid = np.linspace(0.0, net.t_max, int(n_points))
+    v = membrane_potential(net, x_one, res.times, grid, layer=-1)[0]
+    n_hidden = net.n_layers - 1
+    heights = [max(4, res.inputs[0].shape[0])] + [max(4, n) for n in net.sizes[:-1]] + [60]
+    fig = Figure(figsize=(8, 2.0 + 0.6 * len(heights)), layout="constrained")
+    axes = fig.subplots(len(heights), 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": [np.sqrt(h) for h in heights]})[:, 0]
+    _raster_panel(axes[0], res.inputs[0], "input")
+    for l in range(n_hidden):
+        _raster_panel(axes[l + 1], res.times[l][0], f"hidden {l + 1}")
+    ax = axes[-1]
+    for i in range(v.shape[0]):
+        (line,) = ax.plot(grid, v[i], lw=1, label=f"{i}")
+        spikes = res.times[-1][0, i]
+        spikes = spikes[np.isfinite(spikes)]
+        ax.plot(spikes, np.full(spikes.shape, float(net.theta[-1][i])), "v", color=line.get_color(), ms=5)
+    if np.all(np.isfinite(net.theta[-1])):
+        ax.axhline(float(np.max(net.theta[-1])), color="k", ls="--", lw=0.8)
+    ax.set_ylabel("output\npotential", fontsize=8)
+    ax.legend(fontsize=7, ncol=min(10, v.shape[0]), loc="upper left", title="output", title_fontsize=7)
+    axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)
+    axes[-1].set_xlabel("time")
+    axes[0].set_title(_wrapped(fig, title or "temporal sample"), fontsize=9)
+    return fig
+
+
+def predictions(net: Network, inputs: np.ndarray, labels: np.ndarray, hyper=None) -> np.ndarray:
+    """Predicted classes of the float network by the read-out of ``hyper`` (first spike when ``None``;
+    :func:`fpsnn.losses.classifier_loss`), -1 where a sample has no prediction (silent outputs)."""
+    from .losses import FirstSpikeCrossEntropy, classifier_loss, predict_scores
+
+    labels = np.asarray(labels)
+    loss = FirstSpikeCrossEntropy(labels) if hyper is None else classifier_loss(hyper, labels)
+    res = net.simulate(inputs)
+    return predict_scores(loss.scores(net, res.inputs, res.times))
+
+
+def confusion_counts(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n_classes, n_classes + 1)`` counts: row = true class, column = prediction, last = none (-1)."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    if pred.shape != labels.shape:
+        raise ValueError(f"pred: shape {pred.shape} differs from labels {labels.shape}")
+    m = np.zeros((n_classes, n_classes + 1), dtype=np.int64)
+    np.add.at(m, (labels, np.where(pred < 0, n_classes, pred)), 1)
+    return m
+
+
+def confusion_matrix(pred: np.ndarray, labels: np.ndarray, path, n_classes: int | None = None,
+                     class_names=None, title: str = "") -> Path:
+    """Per-class confusion matrix of predictions ``pred`` (-1: none) against ``labels``."""
+    return save_figure(confusion_figure(pred, labels, n_classes, class_names, title), path)
+
+
+def confusion_figure(pred, labels, n_classes: int | None = None, class_names=None, title: str = "") -> Figure:
+    """The figure of :func:`confusion_matrix`: cells coloured by row fraction, annotated with counts."""
+    labels = np.asarray(labels)
+    n = int(n_classes if n_classes is not None else labels.max() + 1)
+    m = confusion_counts(pred, labels, n)
+    if m[:, -1].sum() == 0:
+        m = m[:, :-1]
+    names = [str(c) for c in (class_names if class_names is not None else range(n))]
+    frac = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    size = 2.5 + 0.45 * n
+    fig = Figure(figsize=(size + 1.0, size), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), c in np.ndenumerate(m):
+        if c:
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=8, color="white" if frac[i, j] > 0.5 else "k")
+    ax.set_xticks(range(m.shape[1]), names + (["none"] if m.shape[1] > n else []), fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true class")
+    acc = 100.0 * np.trace(m[:, :n]) / max(m.sum(), 1)
+    ax.set_title(_wrapped(fig, f"{title + ': ' if title else ''}accuracy {acc:.1f} % ({m.sum()} samples)"),
+                 fontsize=9)
+    fig.colorbar(im, ax=ax, label="fraction of the true class", shrink=0.8)
+    return fig
+
+
 def make_all(net: Network, inputs: np.ndarray, labels: np.ndarray, out_dir, history: list | None = None,
-             initial_weights: list | None = None, sample: int = 0, title: str = "") -> dict:
+             initial_weights: list | None = None, sample: int = 0, title: str = "", hyper=None,
+             n_classes: int | None = None) -> dict:
     """Write every figure into ``out_dir``; returns ``{figure name: path}``.
 
-    ``inputs``: encoded input spike times (batch, n_in); ``initial_weights``: the untrained weights for
-    the "before" histograms (skipped when ``None``); ``history``: the training history (curves skipped
-    when ``None``); ``sample``: which input the traces and the raster show.
+    ``inputs``: encoded input spike times (batch, n_in) or (batch, n_in, k); ``initial_weights``: the
+    untrained weights for the "before" histograms (skipped when ``None``); ``history``: the training
+    history (curves skipped when ``None``); ``sample``: which input the traces, the raster and the
+    temporal-sample figure show; ``hyper``: the run's hyper-parameters (the read-out that the confusion
+    matrix predicts with; ``None``: first spike); ``n_classes``: default the output count.
     """
     out_dir = Path(out_dir)
     first_after = net.simulate(inputs).first_spikes()
@@ -206,6 +309,12 @@ def make_all(net: Network, inputs: np.ndarray, labels: np.ndarray, out_dir, hist
                                                  f"(class {int(np.asarray(labels)[sample])})"),
         "spike_raster": spike_raster(net, x_one, out_dir / "raster.png", title=f"{title}: sample {sample}"),
     }
+    label = int(np.asarray(labels)[sample])
+    paths["temporal_sample"] = temporal_sample(net, x_one, out_dir / "temporal_sample.png",
+                                               title=f"{title}: sample {sample} (class {label})")
+    paths["confusion_matrix"] = confusion_matrix(predictions(net, inputs, labels, hyper), labels,
+                                                 out_dir / "confusion.png",
+                                                 n_classes if n_classes is not None else net.sizes[-1], title=title)
     if history:
         paths["training_curves"] = training_curves(history, out_dir / "training.png", title)
     return paths

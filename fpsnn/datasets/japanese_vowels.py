@@ -14,7 +14,7 @@ spikes per sample.
 """
 from __future__ import annotations
 
-from ..encoding import DeltaEncoder
+from ..encoding import ChannelReduction, DeltaEncoder
 from . import Hyperparameters
 from .archive import load_archive
 
@@ -22,6 +22,7 @@ N_FEATURES = 12  # channels
 N_CLASSES = 9
 CLASSES = tuple("123456789")
 SAMPLE_RATE = 10.0  # frames per time unit
+N_REDUCED = 8       # PCA channels encoded: 16 inputs with up/down, Xylo Audio 3's input count
 DESCRIPTION = "Japanese Vowels (sktime/UEA): 12 LPC channels, 7-29 frames, 9 speakers; train 270, test 370"
 
 # Defaults sized for about 150 input spikes per sample over 2.9 time units (integrator: tune).
@@ -40,4 +41,5 @@ def load(split: str):
 def encoder(hyper: Hyperparameters) -> DeltaEncoder:
     """Send-on-delta fitted on the training split (module docstring)."""
     x, _ = load("train")
-    return DeltaEncoder(sample_rate=SAMPLE_RATE, threshold_scale=1.0, baseline="mean").fit(x)
+    return DeltaEncoder(sample_rate=SAMPLE_RATE, threshold_scale=1.0, baseline="mean",
+                        reduction=ChannelReduction(N_REDUCED, method="pca")).fit(x)
