@@ -260,7 +260,8 @@ def _configure_plot(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file written by 'fpsnn train'")
     p.add_argument("--dataset", choices=NAMES, help="data set (default: the one in the model file)")
     p.add_argument("--split", choices=SPLITS, default="test", help="split for histograms (default: test)")
-    p.add_argument("--sample", type=int, default=0, help="index (in the split) of the sample for traces/raster")
+    p.add_argument("--sample", type=int, default=0,
+                   help="index (in the split) of the sample for traces, raster and the temporal-sample figure")
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the PNG files")
     p.add_argument("--json", action="store_true", help="print one JSON object (the figure paths) on stdout")
 
@@ -276,7 +277,7 @@ def _run_plot(args) -> int:
         raise ValueError(f"--sample = {args.sample}: must be in [0, {len(y) - 1}]")
     init_w = [initial[f"initial/weights/{l}"] for l in range(net.n_layers)] if "initial/weights/0" in initial else None
     paths = plots.make_all(net, x, y, args.out, history=ctx.metadata.get("history"), initial_weights=init_w,
-                           sample=args.sample, title=f"{ctx.dataset} ({args.split})")
+                           sample=args.sample, title=f"{ctx.dataset} ({args.split})", hyper=ctx.hyper)
     _emit(args, {"figures": {k: str(v) for k, v in paths.items()}},
           "\n".join(f"{k}: {v}" for k, v in paths.items()))
     return 0
