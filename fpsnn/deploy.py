@@ -184,7 +184,9 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         out_dir: folder for the artifacts (created).
         run_data: data to run on the target (see :func:`load_data`; a data file too), or None for no run.
         board: run on the board (an error, not a fallback, when it is unavailable).
-        dt: chip step in the network's time unit; default the target's (``backend.default_dt(net)``).
+        dt: chip step in the network's time unit; ``"auto"``: the best on the model's validation split
+            (:func:`fpsnn.finetune.chipaware.resolve_dt`); default: the step the model recorded for
+            ``target`` (``fpsnn train --target``), else the target's (``backend.default_dt(net)``).
         subset: first ``subset`` samples only (prediction and run).
         predict: also predict the accuracy on the emulator (``data``, else the model's data set, or ``run_data``).
         log: callable taking one line (notes for a human: which engine ran instead of which, accuracy
@@ -219,8 +221,7 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         ok, why = backend.available("board")
         if not ok:
             raise RuntimeError(f"{target}: no board run: {why}")
-    if dt is not None:
-        check_grid(net.t_max, dt)
+    dt = _model_dt(dt, net, metadata, target, log, subset)
     program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
     check_grid(net.t_max, qreport.dt)
     device = program if not mismatch else backend.perturb(program, float(mismatch), seed=int(mismatch_seed))
@@ -296,6 +297,18 @@ def deploy_warnings(report: dict, qreport) -> list:
     return lines
 
 
+def _model_dt(dt, net, metadata: dict, target: str, log, subset) -> float | None:
+    """The step to compile with (:func:`fpsnn.finetune.chipaware.resolve_dt`: a number, the model's
+    recorded step, or ``"auto"``), its grid checked; None: the target's default."""
+    from .backends.timegrid import check_grid
+    from .finetune.chipaware import resolve_dt
+
+    dt = resolve_dt(dt, net, metadata, target, log=log, subset=subset)
+    if dt is not None:
+        check_grid(net.t_max, dt)
+    return dt
+
+
 def emulate(model, target: str, data=None, dt: float | None = None, subset: int | None = None,
             per_channel: bool = True, log=None) -> dict:
     """Run ``data`` (see :func:`load_data`) through ``target``'s bit-accurate emulator only.
@@ -315,8 +328,7 @@ def emulate(model, target: str, data=None, dt: float | None = None, subset: int 
 
     check_subset(subset)
     net, metadata, _ = read_model(model)
-    if dt is not None:
-        check_grid(net.t_max, dt)
+    dt = _model_dt(dt, net, metadata, target, log, subset)
     program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
     check_grid(net.t_max, qreport.dt)
     x, y, data_name = load_data(data, metadata, subset, net=net)
@@ -334,6 +346,19 @@ def emulated_targets() -> list:
 
 
 # --------------------------------------------------------------------------------------------- CLI glue
+def _dt_arg(text: str):
+    """``--dt``: a number (time units per chip step) or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--dt {text!r}: a step in the model's time unit or 'auto'") from None
+
+
+_dt_arg.__name__ = "dt"  # argparse names the type in its error message
+
+
 def configure_deploy(p) -> None:
     """Arguments of ``fpsnn deploy``."""
     from .backends import available_targets
@@ -349,7 +374,9 @@ def configure_deploy(p) -> None:
                    "emulator. Vendor simulators are slow: Lava (Loihi 2) takes about 2 s per sample, so use "
                    "--subset; runs longer than a few seconds print an estimate and progress")
     p.add_argument("--board", action="store_true", help="run on the chip (stop with an error when it is missing)")
-    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: the target's)")
+    p.add_argument("--dt", type=_dt_arg, help="chip time step in the model's time unit, or 'auto' (the best on the "
+                   "model's validation split); default: the step the model recorded for the target "
+                   "('fpsnn train --target'), else the target's")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--mismatch", type=float, metavar="F", help="run on a device with mismatch F, a fraction "
                    "(0.1 = 10 %%; the chip family's mismatch model); the artifacts stay nominal")
@@ -363,7 +390,9 @@ def configure_emulate(p) -> None:
     p.add_argument("--target", required=True, choices=emulated_targets(), help="chip whose emulator runs the model")
     p.add_argument("--data", metavar="DATA", help="data set name or name:split, or a data file "
                    "FILE.npz|FILE.csv[:split] (default: the model's own, test split)")
-    p.add_argument("--dt", type=float, help="chip time step in the model's time unit (default: the target's)")
+    p.add_argument("--dt", type=_dt_arg, help="chip time step in the model's time unit, or 'auto' (the best on the "
+                   "model's validation split); default: the step the model recorded for the target "
+                   "('fpsnn train --target'), else the target's")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numba
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 INF = math.inf
 
@@ -94,6 +94,8 @@ CACHE = configure_numba_cache()
 FMA = {"contract"}
 
 MIN_SAMPLES_PER_THREAD = 16
+# The batch loops hand out their tasks (a sample, or a batch chunk) one at a time: see one_task_at_a_time.
+PARALLEL_CHUNK = 1
 
 
 @contextmanager
@@ -115,6 +117,38 @@ def threads_for(batch: int):
         yield
     finally:
         numba.set_num_threads(n)
+
+
+@contextmanager
+def one_task_at_a_time():
+    """Let the parallel loops inside hand out their iterations one at a time, not in static shares.
+
+    With a static share per thread, a thread whose core another process took holds back half the
+    batch and the join waits for it; handed out one at a time (``numba.set_parallel_chunksize``), the
+    running threads take over its remaining tasks. Use it only around the batch loops (one sample or
+    one batch chunk per iteration): an array expression in a parallel function is a parallel loop too,
+    and one element per task is slow. (Set from Python: a call inside compiled code stops caching.)
+    """
+    chunk = numba.set_parallel_chunksize(PARALLEL_CHUNK)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(chunk)
+
+
+def uniform_tuple(arrays) -> tuple:
+    """The arrays as a tuple of writable C-contiguous float64 / int64 arrays (copies only where needed).
+
+    The batch loops take one entry per layer in a tuple, which numba indexes at run time only when
+    every entry has the same type (a read-only or strided array is a different type).
+    """
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            a = np.array(a, order="C")
+        out.append(a)
+    return tuple(out)
 
 
 @njit(cache=CACHE, inline="always")
@@ -190,35 +224,6 @@ def sorted_events(times_s, t_limit):
     for e in range(count):
         ev_src[e] = ev_flat[e] // k
     return ev_t, ev_src, ev_flat
-
-
-@njit(parallel=True, cache=CACHE, fastmath=FMA)
-def sort_batch(times, t_limit):
-    """:func:`sorted_events` of every sample of a batch ``(batch, n, k)``, concatenated.
-
-    Returns ``(offsets, t, channel, flat)``: sample s's events are ``[offsets[s], offsets[s + 1])``.
-    The simulator sorts a layer's input once and hands the order to the adjoint, which needs the
-    same order (the sort is a fifth of the output layer's cost).
-    """
-    batch = times.shape[0]
-    counts = np.zeros(batch + 1, dtype=np.int64)
-    for s in prange(batch):
-        c = 0
-        for v in times[s].ravel():
-            if is_event(v, t_limit):
-                c += 1
-        counts[s + 1] = c
-    offsets = np.cumsum(counts)
-    ev_t = np.empty(offsets[batch])
-    ev_src = np.empty(offsets[batch], dtype=np.int64)
-    ev_flat = np.empty(offsets[batch], dtype=np.int64)
-    for s in prange(batch):
-        t, src, flat = sorted_events(times[s], t_limit)
-        a = offsets[s]
-        ev_t[a:a + t.size] = t
-        ev_src[a:a + t.size] = src
-        ev_flat[a:a + t.size] = flat
-    return offsets, ev_t, ev_src, ev_flat
 
 
 @njit(cache=CACHE, inline="always", fastmath=FMA)

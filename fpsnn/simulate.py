@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit, prange
 
 from .checks import check_input_times, check_spike_array, check_theorem4, debug_enabled  # noqa: F401
-from .kernels import CACHE, FMA, RISE_LEN, next_crossing, psp, rise_table, sort_batch, span_factors, threads_for
+from .kernels import (CACHE, FMA, RISE_LEN, next_crossing, psp, rise_table, sorted_events, span_factors,
+                      one_task_at_a_time, threads_for, uniform_tuple)
 
 if TYPE_CHECKING:  # annotations only: Network is a convenience over these functions, not below them
     from .network import Network
@@ -50,8 +51,8 @@ class SimulationResult:
             read-out layer has ``k_l = 0``.
         n_capped: per layer, how many (sample, neuron) pairs reached ``max_spikes`` and had later
             threshold crossings suppressed.
-        input_order: per layer, its input events in time order as :func:`fpsnn.kernels.sort_batch`
-            returns them (None for a read-out layer); the adjoint reuses them.
+        input_order: per layer, its input events in time order (:class:`EventOrder`; None for a
+            read-out layer); the adjoint reuses them.
     """
 
     inputs: np.ndarray
@@ -195,34 +196,35 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max,
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
-def _simulate_layer(offsets, ev_t, ev_src, w, rec, has_rec, alpha, beta, theta, rise, rise_of, t_max, kmax):
-    """Spike times ``(batch, n, k)`` (k = the most spikes any neuron fired, >= 1), counts and #capped.
+def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, rise, rise_of,
+                    out, cnt, n_capped, ord_n, ord_flat):
+    """Every firing layer of every sample: ONE parallel region per batch, one sample per task.
 
-    The input events come sorted per sample (:func:`fpsnn.kernels.sort_batch`); neuron i uses the
-    rise table ``rise[rise_of[i]]`` (:func:`rise_tables`).
+    Per-layer arguments are tuples (one entry per firing layer): weights ``w`` and their transposes
+    ``w_t``, ``rec`` (``has_rec[l]`` says whether it is used), per-neuron ``alpha, beta, theta``, the
+    rise tables and each neuron's row in them (:func:`rise_tables`). Filled per sample ``s``:
+    ``out[l][s]`` (n_l, max_spikes) spike times padded with +inf, ``cnt[l][s]`` spike counts,
+    ``n_capped[l, s]``, and the layer's input events in time order: ``ord_n[l, s]`` of them, their
+    indices into the flattened ``(n_{l-1}, k)`` input of the sample in ``ord_flat[l][s]`` (the
+    adjoint reuses the order). A thread runs a whole sample through every layer, so a busy machine
+    costs one join per batch, not one per layer and step, and the results do not depend on the
+    thread count.
     """
-    batch = offsets.size - 1
-    n = w.shape[1]
-    out = np.empty((batch, n, kmax))
-    cnt = np.zeros((batch, n), dtype=np.int64)
-    n_capped = np.zeros(batch, dtype=np.int64)
-    w_t = np.ascontiguousarray(w.T)
+    batch = inputs.shape[0]
     for s in prange(batch):
-        lo, hi = offsets[s], offsets[s + 1]
-        if has_rec:
-            n_capped[s] = _run_coupled(ev_t[lo:hi], ev_src[lo:hi], w, rec, alpha, beta, theta, rise, rise_of,
-                                       t_max, out[s], cnt[s])
-        else:
-            n_capped[s] = _run_independent(ev_t[lo:hi], ev_src[lo:hi], w_t, alpha, beta, theta, rise, rise_of,
-                                           t_max, out[s], cnt[s])
-    k = max(cnt.max(), 1)
-    times = np.empty((batch, n, k))
-    for s in prange(batch):  # only the spikes were written: pad with +inf while trimming to k
-        for i in range(n):
-            c = cnt[s, i]
-            times[s, i, :c] = out[s, i, :c]
-            times[s, i, c:] = np.inf
-    return times, n_capped.sum()
+        for l in range(len(w)):
+            prev = inputs[s] if l == 0 else out[l - 1][s]
+            ev_t, ev_src, ev_flat = sorted_events(prev, t_max)
+            ord_n[l, s] = ev_t.size
+            ord_flat[l][s, :ev_t.size] = ev_flat
+            if has_rec[l]:
+                n_capped[l, s] = _run_coupled(ev_t, ev_src, w[l], rec[l], alpha[l], beta[l], theta[l], rise[l],
+                                              rise_of[l], t_max, out[l][s], cnt[l][s])
+            else:
+                n_capped[l, s] = _run_independent(ev_t, ev_src, w_t[l], alpha[l], beta[l], theta[l], rise[l],
+                                                  rise_of[l], t_max, out[l][s], cnt[l][s])
+            for i in range(out[l].shape[1]):  # only the spikes were written: pad with +inf
+                out[l][s, i, cnt[l][s, i]:] = np.inf
 
 
 _NO_REC = np.zeros((0, 0))
@@ -262,25 +264,51 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
         return _simulate(net, inputs, debug)
 
 
+@dataclass
+class EventOrder:
+    """One layer's input events in time order, per sample (from the simulator, for the adjoint).
+
+    ``counts[s]`` events of sample ``s``; ``flat[s, :counts[s]]`` their indices into the sample's
+    input flattened with ``k_in`` spikes per channel (channel ``flat // k_in``, spike ``flat % k_in``).
+    """
+
+    counts: np.ndarray   # (batch,) int64
+    flat: np.ndarray     # (batch, >= n_in * k_in) int64
+    k_in: int
+
+
 def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult:
-    times, capped, orders = [], [], []
-    prev = inputs
-    for l in range(net.n_layers):
-        if np.all(np.isinf(net.theta[l])):  # non-firing read-out layer
-            times.append(np.full((prev.shape[0], net.sizes[l], 0), np.inf))
-            capped.append(0)
-            orders.append(None)
-            continue
-        rec = net.recurrent[l]
-        order = sort_batch(prev, net.t_max)
-        prev, n_capped = _simulate_layer(
-            *order[:3], net.weights[l], _NO_REC if rec is None else rec, rec is not None,
-            net.alpha[l], net.beta[l], net.theta[l], *rise_tables(net.alpha[l], net.beta[l]), net.t_max,
-            net.max_spikes)
-        times.append(prev)
-        capped.append(int(n_capped))
-        orders.append(order)
-    res = SimulationResult(inputs=inputs, times=times, n_capped=capped, input_order=orders)
+    batch = inputs.shape[0]
+    n_fire = net.n_layers - 1 if net.readout else net.n_layers
+    kmax = net.max_spikes
+    tables = [rise_tables(net.alpha[l], net.beta[l]) for l in range(n_fire)]
+    k_in = [inputs.shape[2]] + [kmax] * (n_fire - 1)
+    n_in = [net.n_inputs] + list(net.sizes[:n_fire - 1])
+    out = tuple(np.empty((batch, net.sizes[l], kmax)) for l in range(n_fire))
+    cnt = tuple(np.zeros((batch, net.sizes[l]), dtype=np.int64) for l in range(n_fire))
+    n_capped = np.zeros((n_fire, batch), dtype=np.int64)
+    ord_n = np.zeros((n_fire, batch), dtype=np.int64)
+    ord_flat = tuple(np.empty((batch, n_in[l] * k_in[l]), dtype=np.int64) for l in range(n_fire))
+    if n_fire:
+        recs = [net.recurrent[l] for l in range(n_fire)]
+        with one_task_at_a_time():
+            _simulate_batch(
+                inputs, net.t_max, uniform_tuple(net.weights[:n_fire]),
+                uniform_tuple(np.ascontiguousarray(net.weights[l].T) for l in range(n_fire)),
+                uniform_tuple(_NO_REC if r is None else r for r in recs), np.array([r is not None for r in recs]),
+                uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]), uniform_tuple(net.theta[:n_fire]),
+                uniform_tuple(t[0] for t in tables), uniform_tuple(t[1] for t in tables), out, cnt, n_capped, ord_n,
+                ord_flat)
+    times, orders = [], []
+    for l in range(n_fire):
+        k = max(int(cnt[l].max()), 1)
+        times.append(out[l] if k == kmax else np.ascontiguousarray(out[l][:, :, :k]))
+        orders.append(EventOrder(ord_n[l], ord_flat[l], k_in[l]))
+    if n_fire < net.n_layers:  # non-firing read-out layer
+        times.append(np.full((batch, net.sizes[-1], 0), np.inf))
+        orders.append(None)
+    res = SimulationResult(inputs=inputs, times=times, n_capped=[int(c) for c in n_capped.sum(axis=1)]
+                           + [0] * (net.n_layers - n_fire), input_order=orders)
     if debug_enabled(debug):
         check_theorem4(net, res.inputs, res.times)
     return res

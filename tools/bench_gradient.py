@@ -47,8 +47,10 @@ def yinyang_network(rng) -> fpsnn.Network:
 
 @contextmanager
 def competitor():
-    """One CPU-bound process (a pure-Python busy loop) running while the block runs."""
-    proc = subprocess.Popen([sys.executable, "-c", "while True:\n    pass"],
+    """One CPU-bound process (a pure-Python busy loop, not pinned to a core) running while the block runs."""
+    # a busy loop that ends with its parent, should the benchmark be killed before its clean-up
+    loop = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100000):\n        pass"
+    proc = subprocess.Popen([sys.executable, "-c", loop],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.2)  # let it reach the busy loop before the clock starts

@@ -466,7 +466,6 @@ def lif_ode_first_spikes(w, g, alpha, beta, theta, t_max, n_spikes=5, rtol=1e-12
     order = np.argsort(g)
     g = np.asarray(g, dtype=float)[order]
     w = np.asarray(w, dtype=float)[order]
-    edges = [0.0] + [float(x) for x in g if 0.0 < x < t_max] + [t_max]
     # pending input jumps keyed by time
     state = np.array([0.0, 0.0])  # (I, V)
     for x, ww in zip(g, w):

@@ -1,0 +1,305 @@
+"""Chip-aware training: size and constrain a network for one chip from the start, then fine-tune it there.
+
+``fpsnn train DATA --target CHIP`` runs :func:`fit_for_target`:
+
+1. :func:`constrain_hyper` caps the hidden layers by the chip's limits (neurons the inputs reach,
+   neurons that drive the outputs, fan-in, fan-out, total hidden neurons, layers), all read from the
+   chip description (``backend.chip``) and checked on the initial network with ``backend.check_fits``,
+   and snaps the time constants ``1/alpha``, ``1/beta`` to those the chip's decay codes implement at
+   its default step (``backend.dequantize`` of the compiled initial network). A data set the chip can
+   never hold (more input channels or classes than it has) is a ValueError naming the limit.
+2. Float training of the constrained network (:func:`fpsnn.training.fit_dataset`).
+3. For a target with a bit-accurate emulator: :func:`choose_dt` picks the chip step with the best
+   emulated accuracy on the *validation* split (never the test split), then a short quantization-aware
+   fine-tune (:class:`~.finetuner.FineTuner`, ``mode="qat"``) at that step; the fine-tuned weights are
+   kept only when they score higher on the emulator on the validation split (QAT is kept "where it
+   helps", measured per run). A target without an emulator (DYNAP-SE2, analog) keeps the float weights
+   at its default step.
+4. The model file ``out_dir/model.fpsnn`` records ``metadata["chip"] = {"target", "dt", ...}``;
+   ``fpsnn deploy`` and ``fpsnn emulate`` use that step when ``--dt`` is not given (:func:`recorded_dt`),
+   and ``--dt auto`` runs :func:`choose_dt` on the model's validation split (:func:`resolve_dt`).
+
+Measured results (float vs chip per target): ``docs/chips.md``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace as _replace
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["constrain_hyper", "hidden_caps", "snap_time_constants", "dt_candidates", "choose_dt", "recorded_dt",
+           "resolve_dt", "fit_for_target", "DT_STEPS"]
+
+#: Steps per window tried by :func:`choose_dt` (``dt = t_max / steps``), coarse to fine.
+DT_STEPS = (32, 48, 64, 96, 128, 256)
+
+
+# --------------------------------------------------------------------------------------------- sizing
+def hidden_caps(chip, sizes: tuple, n_inputs: int, n_classes: int, recurrent: tuple) -> tuple:
+    """The largest hidden layer sizes (at most ``sizes``) a dense network can place on ``chip``.
+
+    Per hidden layer ``l``: the first is reached by the inputs (``chip.input_targets``), the last
+    drives the outputs (``chip.output_sources``); every hidden neuron feeds the next layer, whose
+    neurons receive one connection per source (``chip.max_fan_in``, halved with recurrence since a
+    recurrent neuron also receives its own layer), and every neuron of a later hidden layer is one
+    destination of each neuron before it (``chip.max_fan_out``). The total is then scaled down to
+    ``chip.n_hidden``.
+    """
+    caps = []
+    n = len(sizes)
+    for l, size in enumerate(sizes):
+        cap = min(int(size), chip.max_fan_in)
+        if l == 0:
+            cap = min(cap, chip.input_targets)
+        if l == n - 1:
+            cap = min(cap, chip.output_sources)
+        if l > 0:
+            cap = min(cap, chip.max_fan_out)
+        if recurrent[l]:
+            cap = min(cap, max(1, (chip.max_fan_in - (n_inputs if l == 0 else 0)) // 2), chip.max_fan_out // 2)
+        caps.append(max(1, cap))
+    total = sum(caps)
+    if total > chip.n_hidden:
+        caps = [max(1, c * chip.n_hidden // total) for c in caps]
+    return tuple(caps)
+
+
+def _recurrent_flags(hyper) -> tuple:
+    flags = tuple(getattr(hyper, "recurrent", ()) or ())
+    return flags if flags else (False,) * len(hyper.hidden)
+
+
+def _initial_net(hyper, n_inputs: int, n_classes: int, seed: int = 0):
+    from ..training.params import init_network
+
+    return init_network(hyper, n_inputs, n_classes, np.random.default_rng(seed))
+
+
+def snap_time_constants(hyper, backend, n_inputs: int, n_classes: int) -> tuple:
+    """``(hyper, note)``: ``alpha``, ``beta`` replaced by the values the chip's decay codes implement
+    at its default step, read from ``backend.dequantize`` of the compiled initial network (median
+    over the neurons). ``note`` is "" when nothing changed by more than 0.1 %."""
+    net = _initial_net(hyper, n_inputs, n_classes)
+    program, _ = backend.compile(net)
+    chip_net = backend.dequantize(program, like=net)
+    alpha = float(np.median(np.concatenate([np.ravel(a) for a in chip_net.alpha])))
+    beta = float(np.median(np.concatenate([np.ravel(b) for b in chip_net.beta])))
+    if not (math.isfinite(alpha) and math.isfinite(beta) and alpha > 0 and beta > 0):
+        return hyper, ""
+    if abs(alpha / hyper.alpha - 1) < 1e-3 and abs(beta / hyper.beta - 1) < 1e-3:
+        return hyper, ""
+    note = (f"time constants snapped to the chip's decay codes at dt = {backend.default_dt(net):.4g}: "
+            f"alpha {hyper.alpha:g} -> {alpha:.4g}, beta {hyper.beta:g} -> {beta:.4g} (1/time unit)")
+    return hyper.replace(alpha=alpha, beta=beta), note
+
+
+def constrain_hyper(hyper, target, n_inputs: int, n_classes: int, snap: bool = True) -> tuple:
+    """``(hyper, notes)``: ``hyper`` sized and constrained to fit chip ``target`` (a name or a backend).
+
+    Hidden layers beyond the chip's ``max_layers - 1`` are dropped, each hidden layer is capped by
+    :func:`hidden_caps`, and (``snap``) the time constants are snapped (:func:`snap_time_constants`).
+    ``notes`` lists every change in words. The constrained initial network is checked with
+    ``backend.check_fits``.
+
+    Raises:
+        ValueError: the data need more input channels or classes than the chip has (the message names
+            the limit), or a network of these sizes still does not fit (the chip's own message).
+    """
+    from ..backends import get
+
+    backend = get(target) if isinstance(target, str) else target
+    chip = backend.chip
+    if n_inputs > chip.n_inputs:
+        raise ValueError(f"inputs = {n_inputs} > {chip.n_inputs} input channels on {chip.name}: encode the data "
+                         f"with {chip.n_inputs} input channels or fewer")
+    if n_classes > chip.n_outputs:
+        raise ValueError(f"outputs = {n_classes} > {chip.n_outputs} output neurons on {chip.name}: use a data set "
+                         f"with {chip.n_outputs} classes or fewer")
+    notes = []
+    sizes, flags = tuple(hyper.hidden), _recurrent_flags(hyper)
+    max_hidden_layers = chip.max_layers - 1
+    if len(sizes) > max_hidden_layers:
+        notes.append(f"hidden layers {len(sizes)} -> {max_hidden_layers} ({chip.name} maps at most "
+                     f"{max_hidden_layers} hidden layer(s))")
+        keep = max_hidden_layers
+        hyper = hyper.replace(hidden=sizes[:keep], init_mean=tuple(hyper.init_mean[:keep]) + (hyper.init_mean[-1],),
+                              init_std=tuple(hyper.init_std[:keep]) + (hyper.init_std[-1],),
+                              **({"recurrent": flags[:keep]} if getattr(hyper, "recurrent", None) else {}))
+        sizes, flags = sizes[:keep], flags[:keep]
+    if any(flags) and not chip.recurrent:
+        notes.append(f"recurrence dropped ({chip.name} has no hidden -> hidden connections)")
+        hyper, flags = hyper.replace(recurrent=(False,) * len(sizes)), (False,) * len(sizes)
+    caps = hidden_caps(chip, sizes, n_inputs, n_classes, flags)
+    if caps != sizes:
+        notes.append(f"hidden {','.join(map(str, sizes))} -> {','.join(map(str, caps))} (the most {chip.name} holds: "
+                     f"inputs reach {chip.input_targets}, outputs are driven by {chip.output_sources}, fan-in "
+                     f"{chip.max_fan_in}, fan-out {chip.max_fan_out}, {chip.n_hidden} hidden neurons)")
+        hyper = hyper.replace(hidden=caps)
+    backend.check_fits(_initial_net(hyper, n_inputs, n_classes))
+    if snap:
+        hyper, note = snap_time_constants(hyper, backend, n_inputs, n_classes)
+        if note:
+            notes.append(note)
+    return hyper, notes
+
+
+# --------------------------------------------------------------------------------------------- the step
+def dt_candidates(t_max: float, steps=DT_STEPS) -> list:
+    """Chip steps ``t_max / s`` for ``s`` in ``steps`` that the time grid accepts (time units)."""
+    from ..backends.timegrid import check_grid
+
+    out = []
+    for s in steps:
+        dt = float(t_max) / s
+        try:
+            check_grid(t_max, dt)
+        except ValueError:
+            continue
+        out.append(dt)
+    return out
+
+
+def choose_dt(net, target, x, y, candidates=None, log=None) -> tuple:
+    """``(dt, {dt: accuracy})``: the chip step with the best emulated accuracy on ``(x, y)``.
+
+    ``x, y`` must be a split the model is not scored on (validation). Ties go to the step closest to
+    the chip's default. Steps the mapper refuses are left out. ValueError when ``target`` has no
+    bit-accurate emulator (an analog chip) or no candidate compiles.
+    """
+    from ..backends import get
+    from ..training import metrics_from_times
+
+    backend = get(target) if isinstance(target, str) else target
+    ok, why = backend.available("emulator")
+    if not ok:
+        raise ValueError(f"dt: 'auto' needs a bit-accurate emulator, {backend.name} has none ({why}); pass --dt")
+    log = log or (lambda line: None)
+    scores, default = {}, backend.default_dt(net)
+    for dt in (dt_candidates(net.t_max) if candidates is None else candidates):
+        try:
+            program, _ = backend.compile(net, dt=dt)
+        except ValueError as exc:
+            log(f"fpsnn: dt {dt:.4g} skipped: {exc}")
+            continue
+        res = backend.run(program, x, engine="emulator", t_max=net.t_max)
+        scores[float(dt)] = metrics_from_times(res.times, y, net.t_max)["accuracy"]
+        log(f"fpsnn: dt {dt:.4g} ({net.t_max / dt:.0f} steps): validation accuracy {100 * scores[float(dt)]:.2f} %")
+    if not scores:
+        raise ValueError(f"dt: no step in {candidates} compiles for {backend.name}")
+    best = max(scores.items(), key=lambda kv: (kv[1], -abs(math.log(kv[0] / default))))[0]
+    return best, scores
+
+
+def recorded_dt(metadata: dict, target: str) -> float | None:
+    """The chip step a chip-aware model file recorded for ``target`` (None: none, or another target)."""
+    chip = (metadata or {}).get("chip") or {}
+    return float(chip["dt"]) if chip.get("target") == target and chip.get("dt") is not None else None
+
+
+def resolve_dt(dt, net, metadata: dict, target: str, log=None, subset: int | None = None):
+    """The ``dt`` a deploy uses: a number as given; None: the model's recorded step for ``target``
+    (:func:`recorded_dt`), else None (the target's default); ``"auto"``: the recorded step, else
+    :func:`choose_dt` on the model's *validation* split (ValueError when the model names no data)."""
+    if dt is None or (not isinstance(dt, str)):
+        return recorded_dt(metadata, target) if dt is None else float(dt)
+    if dt != "auto":
+        raise ValueError(f"dt = {dt!r}: a step in the model's time unit, or 'auto'")
+    known = recorded_dt(metadata, target)
+    if known is not None:
+        return known
+    from ..resolve import resolve_model
+
+    ctx = resolve_model(net, None, metadata=metadata)
+    if ctx.dataset is None:
+        raise ValueError("--dt auto: the model names no data set to take a validation split from; pass --dt")
+    x, y = ctx.data("validation", subset=subset)
+    return choose_dt(net, target, x, y, log=log)[0]
+
+
+# --------------------------------------------------------------------------------------------- the run
+def _source_of(source, hyper):
+    """``(hyper, encoder, n_classes, load(split), metadata name)`` of a data set name or a DataSet."""
+    from .. import datasets
+
+    if isinstance(source, datasets.DataSet):
+        hyper = source.default_hyper() if hyper is None else hyper
+        return hyper, source.encoder(hyper), source.n_classes, source.load
+    spec = datasets.spec(source)
+    hyper = spec.hyper if hyper is None else hyper
+    return hyper, spec.encoder(hyper), spec.n_classes, (lambda split: datasets.load(source, split))
+
+
+def _chip_accuracy(backend, net, dt, x, y) -> float:
+    from ..training import metrics_from_times
+
+    program, _ = backend.compile(net, dt=dt)
+    return metrics_from_times(backend.run(program, x, engine="emulator", t_max=net.t_max).times, y,
+                              net.t_max)["accuracy"]
+
+
+def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None, qat_epochs: int = 10,
+                   qat_lr: float | None = None, train_subset: int | None = None, test_subset: int | None = None,
+                   validation_subset: int | None = None, progress: bool = False, resume: bool = False,
+                   until_accuracy: float | None = None, log=None):
+    """Train ``source`` (a data set name or a :class:`fpsnn.datasets.DataSet`) for chip ``target``.
+
+    Steps and what is kept: module docstring. ``hyper`` defaults to the data set's; it is constrained
+    by :func:`constrain_hyper`. ``qat_epochs`` (0: none) and ``qat_lr`` (default: the training ``lr``)
+    set the quantization-aware fine-tune. ``out_dir`` receives the float run (``model.fpsnn``, then
+    overwritten by the chosen network), ``qat/`` (the fine-tune run) and nothing else.
+
+    Returns:
+        The :class:`fpsnn.training.TrainResult` of the float run with ``net`` and ``model_path`` of
+        the chosen network; its model file's ``metadata["chip"]`` holds ``target``, ``dt``, ``notes``
+        and the validation accuracies that chose the step and decided on QAT.
+    """
+    from .. import io
+    from ..backends import get
+    from ..training import fit_dataset
+    from .finetuner import FineTuner
+
+    log = log or (lambda line: None)
+    backend = get(target)
+    if int(qat_epochs) != qat_epochs or qat_epochs < 0:
+        raise ValueError(f"qat_epochs = {qat_epochs}: must be an integer >= 0")
+    hyper, encoder, n_classes, load = _source_of(source, hyper)
+    x_train, y_train = load("train")
+    x_train, y_train = encoder(x_train[:train_subset]), y_train[:train_subset]
+    hyper, notes = constrain_hyper(hyper, backend, x_train.shape[1], n_classes)
+    for note in notes:
+        log(f"fpsnn: {target}: {note}")
+    result = fit_dataset(source, hyper, seed=seed, out_dir=out_dir, progress=progress, resume=resume,
+                         train_subset=train_subset, test_subset=test_subset, until_accuracy=until_accuracy)
+    net = result.net
+    x_val, y_val = load("validation")
+    x_val, y_val = encoder(x_val[:validation_subset]), y_val[:validation_subset]
+    from ..training import evaluate
+
+    chip = {"target": target, "dt": None, "hidden": list(hyper.hidden), "notes": notes,
+            "validation": {"samples": int(len(y_val)), "float": evaluate(net, x_val, y_val)["accuracy"]}}
+    if backend.available("emulator")[0]:
+        dt, scores = choose_dt(net, backend, x_val, y_val, log=log)
+        chip["validation"].update(chip_by_dt={f"{k:.6g}": v for k, v in scores.items()}, chip=scores[dt])
+        chip["dt"] = dt
+        if qat_epochs:
+            tuned = FineTuner(net, hyper.replace(epochs=int(qat_epochs), **({"lr": qat_lr} if qat_lr else {})),
+                              (x_train, y_train), target, mode="qat", dt=dt, seed=seed, progress=progress,
+                              out_dir=None if out_dir is None else Path(out_dir) / "qat").fit(resume=resume)
+            qat_acc = _chip_accuracy(backend, tuned.net, dt, x_val, y_val)
+            kept = qat_acc > scores[dt]
+            chip["validation"].update(qat=qat_acc, qat_epochs=int(qat_epochs), qat_kept=bool(kept))
+            log(f"fpsnn: {target}: QAT {qat_epochs} epochs at dt {dt:.4g}: validation accuracy on the emulator "
+                f"{100 * scores[dt]:.2f} % -> {100 * qat_acc:.2f} % ({'kept' if kept else 'not kept'})")
+            if kept:
+                net = tuned.net
+                chip["validation"]["chip"] = qat_acc
+    else:
+        chip["dt"] = backend.default_dt(net)
+        chip["notes"] = notes + [f"no bit-accurate emulator for {target}: the target's default step, no QAT"]
+    if result.model_path is not None:
+        stored = io.read_file(result.model_path)
+        metadata = {**stored.metadata, "chip": chip}
+        io.save_model(result.model_path, net, metadata, arrays=stored.arrays)
+    return _replace(result, net=net)

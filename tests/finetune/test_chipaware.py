@@ -1,0 +1,111 @@
+"""Chip-aware training (``fpsnn train --target``): sizing, time constants, the recorded step, deploy."""
+import json
+
+import numpy as np
+import pytest
+
+from fpsnn import backends, datasets, io
+from fpsnn.deploy import deploy, emulate
+from fpsnn.finetune.chipaware import (choose_dt, constrain_hyper, dt_candidates, fit_for_target, recorded_dt,
+                                      resolve_dt)
+from fpsnn.training.params import init_network
+
+YY = datasets.spec("yinyang")
+DIGITAL = ("xylo-audio2", "xylo-imu", "xylo-audio3", "loihi2")
+
+
+@pytest.mark.parametrize("target, hidden", [("xylo-audio2", 150), ("xylo-imu", 128), ("xylo-audio3", 128),
+                                            ("loihi2", 150), ("dynapse2", 64)])
+def test_the_default_yinyang_network_is_sized_to_fit(target, hidden):
+    hyper, notes = constrain_hyper(YY.hyper, target, 5, 3, snap=False)
+    assert hyper.hidden == (hidden,)
+    assert bool(notes) == (hidden != 150)
+    backends.get(target).check_fits(init_network(hyper, 5, 3, np.random.default_rng(0)))
+    # the unconstrained network does not fit the capped chips: the cap is needed, not arbitrary
+    if hidden != 150:
+        with pytest.raises(ValueError, match=f"{hidden}"):
+            backends.get(target).check_fits(init_network(YY.hyper, 5, 3, np.random.default_rng(0)))
+
+
+def test_more_hidden_layers_than_the_chip_maps_are_dropped():
+    hyper = YY.hyper.replace(hidden=(40, 30), init_mean=(1.5, 1.5, 2.0), init_std=(0.8, 0.8, 0.1))
+    out, notes = constrain_hyper(hyper, "xylo-imu", 5, 3, snap=False)
+    assert out.hidden == (40,) and len(out.init_mean) == 2 and "hidden layers 2 -> 1" in notes[0]
+
+
+def test_data_the_chip_can_never_hold_names_the_limit():
+    with pytest.raises(ValueError, match=r"inputs = 20 > 16 input channels on xylo-imu"):
+        constrain_hyper(YY.hyper, "xylo-imu", 20, 3)
+    with pytest.raises(ValueError, match=r"outputs = 9 > 8 output neurons on xylo-audio2"):
+        constrain_hyper(YY.hyper, "xylo-audio2", 5, 9)
+
+
+@pytest.mark.parametrize("target", ["xylo-imu", "loihi2"])
+def test_snapped_time_constants_are_what_the_chip_implements(target):
+    hyper, _ = constrain_hyper(YY.hyper, target, 5, 3)
+    backend = backends.get(target)
+    net = init_network(hyper, 5, 3, np.random.default_rng(0))
+    chip_net = backend.dequantize(backend.compile(net)[0], like=net)
+    np.testing.assert_allclose(np.concatenate(chip_net.alpha), hyper.alpha, rtol=1e-9)
+    np.testing.assert_allclose(np.concatenate(chip_net.beta), hyper.beta, rtol=1e-9)
+    assert constrain_hyper(hyper, target, 5, 3)[1] == []       # snapping again changes nothing
+
+
+def test_recorded_and_auto_dt():
+    meta = {"chip": {"target": "xylo-imu", "dt": 0.05}}
+    assert recorded_dt(meta, "xylo-imu") == 0.05
+    assert recorded_dt(meta, "loihi2") is None and recorded_dt({}, "loihi2") is None
+    assert resolve_dt(None, None, meta, "xylo-imu") == 0.05
+    assert resolve_dt(0.02, None, meta, "xylo-imu") == 0.02         # a given step wins
+    assert resolve_dt("auto", None, meta, "xylo-imu") == 0.05       # auto: the recorded step first
+    with pytest.raises(ValueError, match="'auto'"):
+        resolve_dt("fast", None, meta, "xylo-imu")
+    assert all(2.0 / c >= 32 - 1e-9 for c in dt_candidates(2.0))
+
+
+def test_choose_dt_picks_the_best_step_on_the_given_data(problem):
+    net, _, train, _ = problem
+    dt, scores = choose_dt(net, "xylo-imu", *train)
+    assert dt in scores and scores[dt] == max(scores.values()) and len(scores) == len(dt_candidates(net.t_max))
+    with pytest.raises(ValueError, match="dynapse2 has none"):
+        choose_dt(net, "dynapse2", *train)
+
+
+def test_deploy_auto_dt_uses_the_validation_split(model_file, tmp_path):
+    logged = []
+    rep = deploy(model_file, "xylo-imu", tmp_path / "out", dt="auto", subset=40, log=logged.append)
+    assert any("validation accuracy" in line for line in logged)
+    assert any(np.isclose(rep["dt"], c) for c in dt_candidates(2.0))
+
+
+@pytest.mark.parametrize("target", DIGITAL)
+def test_fit_for_target_then_deploy_uses_the_recorded_step(target, tmp_path):
+    hyper = YY.hyper.replace(epochs=1, batch_size=50)
+    res = fit_for_target("yinyang", target, hyper, seed=0, out_dir=tmp_path / "run", qat_epochs=1,
+                         train_subset=100, test_subset=40, validation_subset=60)
+    meta = io.read_file(res.model_path).metadata
+    chip = meta["chip"]
+    assert chip["target"] == target and chip["dt"] in [float(d) for d in dt_candidates(res.net.t_max)]
+    assert chip["validation"]["samples"] == 60 and "qat_kept" in chip["validation"]
+    assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file()
+    np.testing.assert_array_equal(io.read_file(res.model_path).net.weights[0], res.net.weights[0])
+    rep = deploy(res.model_path, target, tmp_path / "dep", run_data="yinyang", subset=30)
+    assert rep["dt"] == chip["dt"] and rep["run"]["samples"] == 30
+    assert emulate(res.model_path, target, subset=20)["dt"] == chip["dt"]
+
+
+def test_cli_train_target_then_deploy(tmp_path, capsys):
+    from fpsnn.cli import main
+
+    out = tmp_path / "yy"
+    assert main(["train", "yinyang", "--target", "xylo-audio3", "--epochs", "1", "--train-subset", "60",
+                 "--out", str(out), "--no-progress", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    chip = io.read_file(summary["model"]).metadata["chip"]
+    assert chip["target"] == "xylo-audio3" and chip["hidden"] == [128]
+    assert main(["deploy", summary["model"], "--target", "xylo-audio3", "--out", str(tmp_path / "d"),
+                 "--run", "yinyang", "--subset", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dt"] == chip["dt"]
+    with pytest.raises(SystemExit) as exc:
+        main(["deploy", summary["model"], "--target", "xylo-audio3", "--out", str(tmp_path / "e"), "--dt", "soon"])
+    assert exc.value.code == 2 and "invalid dt value: 'soon'" in capsys.readouterr().err
