@@ -26,8 +26,13 @@ A chip the network does not fit (compile raises ValueError naming the limit) is 
 one line (a ``dt`` the mapper refuses while others work is listed under ``skipped_dt``). A chip
 without a bit-accurate emulator (DYNAP-SE2 is analog) is skipped with its reason. Usage::
 
-    python tools/fidelity.py MODEL [--chips xylo-audio2,loihi2] [--dt 0.04,0.02,0.01,0.005]
+    python tools/fidelity.py MODEL [--chips xylo-audio2,loihi2] [--dt 0.04,0.02,0.01,0.005,auto]
                              [--subset N] [--json] [--plot out.png]
+
+``auto`` in ``--dt`` adds, per chip, the step a chip-aware model recorded for it (``fpsnn train
+--target``), else the step with the best emulated accuracy on the model's *validation* split
+(:func:`fpsnn.finetune.chipaware.resolve_dt`); that run is marked ``auto``. The table ends with one
+line per chip and one column per step: the chip accuracy at every step side by side.
 
 Exit status: 0, or 2 for a bad argument or an unreadable model (one line naming it on stderr).
 """
@@ -126,7 +131,7 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
             (:func:`fpsnn.resolve.resolve_model`).
         chips: chip names (:func:`fpsnn.backends.available_targets`); chips without a bit-accurate
             emulator (analog ones) are skipped with a reason.
-        dts: chip steps, network time units per step, each finite and > 0.
+        dts: chip steps, network time units per step, each finite and > 0, or ``"auto"``.
         subset: use only the first ``subset`` test samples.
         log: callable taking one progress line (or None).
 
@@ -140,6 +145,7 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
     from fpsnn import backends
     from fpsnn.backends import timegrid
     from fpsnn.deploy import accuracy
+    from fpsnn.finetune.chipaware import resolve_dt
     from fpsnn.losses import predict
     from fpsnn.resolve import resolve_model
 
@@ -165,16 +171,19 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
             continue
         for dt in dts:
             t0 = time.perf_counter()
+            auto = dt == "auto"
             try:
+                if auto:
+                    dt = resolve_dt("auto", net, metadata, name, subset=subset)
                 program, report = backend.compile(net, dt=dt)
             except ValueError as exc:
                 # Mostly structure (neurons, fan-in), the same at every dt; but some refusals depend
                 # on dt (Loihi: a threshold below one vth unit at a small dt), so each dt is tried.
-                entry["skipped_dt"].append({"dt": float(dt), "reason": str(exc)})
+                entry["skipped_dt"].append({"dt": dt if auto else float(dt), "reason": str(exc)})
                 continue
             res = backend.run(program, x, engine="emulator", t_max=net.t_max)
             chip_out = res.first_spikes(-1)
-            run = {"dt": float(dt), "steps": timegrid.n_steps(net.t_max, dt),
+            run = {"dt": float(dt), "auto": auto, "steps": timegrid.n_steps(net.t_max, dt),
                    "chip_accuracy": accuracy(chip_out, y),
                    "agreement": float(np.mean(predict(chip_out) == float_pred)),
                    "output_ties": output_ties(chip_out),
@@ -207,6 +216,27 @@ def _tau_text(layers, key) -> str:
     return "/".join(parts)
 
 
+def _dt_label(run) -> str:
+    return f"{run['dt']:.4g}" + (" (auto)" if run.get("auto") else "")
+
+
+def accuracy_by_dt(result: dict) -> list:
+    """Lines of a second table: one row per chip, one column per step, the chip accuracy in each cell
+    (float accuracy first, ``-`` where the chip refused the step)."""
+    labels = list(dict.fromkeys(_dt_label(r) for c in result["chips"] for r in c["runs"]))
+    if not labels:
+        return []
+    header = ["chip accuracy by dt", "float"] + [f"dt {label}" for label in labels]
+    rows = []
+    for c in result["chips"]:
+        if c["runs"]:
+            cells = {_dt_label(r): _fmt(r["chip_accuracy"]) for r in c["runs"]}
+            rows.append([c["chip"], _fmt(result["float_accuracy"])] + [cells.get(label, "-") for label in labels])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    return ["", "  ".join(h.ljust(w) for h, w in zip(header, widths))] + [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
+
+
 def format_table(result: dict) -> str:
     """The human-readable report: a header, one table row per (chip, dt), then the binding limits."""
     margin = result["float_output_margin"]
@@ -226,7 +256,7 @@ def format_table(result: dict) -> str:
     rows = []
     for c in result["chips"]:
         for r in c["runs"]:
-            rows.append((c["chip"], f"{r['dt']:g}", str(r["steps"]), _fmt(result["float_accuracy"]),
+            rows.append((c["chip"], _dt_label(r), str(r["steps"]), _fmt(result["float_accuracy"]),
                          _fmt(r["chip_accuracy"]), _fmt(r["agreement"]), _fmt(r["output_ties"]),
                          _fmt(r["output"]["rmse"]),
                          _fmt(r["output"]["bias"], "+.4f"), _fmt(r["output"]["one_fires"]),
@@ -235,6 +265,7 @@ def format_table(result: dict) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
+    lines += accuracy_by_dt(result)
     for c in result["chips"]:
         if c["skipped"]:
             lines.append(f"{c['chip']}: skipped: {c['skipped']}")
@@ -244,7 +275,8 @@ def format_table(result: dict) -> str:
                   + [f"rounded to 0 {k}: {v}" for k, v in r["rounded_to_zero"].items()] for r in c["runs"]]
         common = [l for l in per_dt[0] if all(l in other for other in per_dt)] if per_dt else []
         lines.append(f"{c['chip']}: binding limits (every dt): " + ("; ".join(common) or "none"))
-        lines += [f"  dt {d['dt']:g}: skipped: {d['reason']}" for d in c["skipped_dt"]]
+        lines += [f"  dt {d['dt'] if d['dt'] == 'auto' else format(d['dt'], 'g')}: skipped: {d['reason']}"
+                  for d in c["skipped_dt"]]
         for r, limits in zip(c["runs"], per_dt):
             extra = [l for l in limits if l not in common]
             if extra:
@@ -307,6 +339,9 @@ def _parse_chips(text: str) -> list:
 def _parse_dts(text: str) -> list:
     dts = []
     for part in text.split(","):
+        if part.strip() == "auto":
+            dts.append("auto")
+            continue
         try:
             dt = float(part)
         except ValueError:
@@ -323,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chips", help="comma-separated chips (default: every digital chip: "
                    f"{','.join(_digital_chips())})")
     p.add_argument("--dt", default=",".join(f"{d:g}" for d in DEFAULT_DTS),
-                   help="comma-separated chip steps in the model's time unit (default %(default)s)")
+                   help="comma-separated chip steps in the model's time unit, 'auto' for the model's recorded "
+                        "step or the best on its validation split (default %(default)s)")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N test samples")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", metavar="PNG", help="write accuracy and RMSE vs dt per chip to this PNG")

@@ -109,3 +109,26 @@ def test_cli_train_target_then_deploy(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["deploy", summary["model"], "--target", "xylo-audio3", "--out", str(tmp_path / "e"), "--dt", "soon"])
     assert exc.value.code == 2 and "invalid dt value: 'soon'" in capsys.readouterr().err
+
+
+def _fidelity_tool():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "fidelity.py"
+    spec = importlib.util.spec_from_file_location("fidelity_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fidelity_tool_auto_dt_and_a_column_per_dt(model_file):
+    tool = _fidelity_tool()
+    result = tool.fidelity(model_file, ["xylo-imu"], tool._parse_dts("0.0625,auto"), subset=30)
+    runs = result["chips"][0]["runs"]
+    assert [r["auto"] for r in runs] == [False, True]
+    assert any(np.isclose(runs[1]["dt"], c) for c in dt_candidates(2.0))
+    table = tool.format_table(result)
+    by_dt = table[table.index("chip accuracy by dt"):].splitlines()
+    assert "dt 0.0625" in by_dt[0] and "(auto)" in by_dt[0]
+    assert by_dt[1].split()[:2] == ["xylo-imu", f"{result['float_accuracy']:.4f}"]
