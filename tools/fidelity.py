@@ -231,7 +231,7 @@ def accuracy_by_dt(result: dict) -> list:
     for c in result["chips"]:
         if c["runs"]:
             cells = {_dt_label(r): _fmt(r["chip_accuracy"]) for r in c["runs"]}
-            rows.append([c["chip"], _fmt(result["float_accuracy"])] + [cells.get(label, "-") for label in labels])
+            rows.append([c["chip"] + ":", _fmt(result["float_accuracy"])] + [cells.get(label, "-") for label in labels])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     return ["", "  ".join(h.ljust(w) for h, w in zip(header, widths))] + [
         "  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]

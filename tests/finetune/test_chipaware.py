@@ -131,4 +131,4 @@ def test_fidelity_tool_auto_dt_and_a_column_per_dt(model_file):
     table = tool.format_table(result)
     by_dt = table[table.index("chip accuracy by dt"):].splitlines()
     assert "dt 0.0625" in by_dt[0] and "(auto)" in by_dt[0]
-    assert by_dt[1].split()[:2] == ["xylo-imu", f"{result['float_accuracy']:.4f}"]
+    assert by_dt[1].split()[:2] == ["xylo-imu:", f"{result['float_accuracy']:.4f}"]
