@@ -64,7 +64,7 @@ def _per_layer(name: str, value, sizes: Sequence[int], allow_inf: bool = False) 
     for l, (v, n) in enumerate(zip(value, sizes)):
         arr = np.asarray(v, dtype=np.float64)
         try:
-            arr = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
+            arr = np.array(np.broadcast_to(arr, (n,)), dtype=np.float64)   # a writable copy, never a view
         except ValueError:
             raise ValueError(f"{name}[{l}]: expected a scalar or shape ({n},), got {arr.shape}") from None
         bad = np.isnan(arr) | (arr <= 0) | (np.isinf(arr) & (not allow_inf))

@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fpsnn.kernels import CACHE
+
 from ..result import EmulatorResult
 
 __all__ = ["run", "effective_weights"]
@@ -48,20 +50,20 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _w32(x):
     # scalar form of _wrap32 for the compiled neuron update
     return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _trunc_decay(x, keep):
     # Lava: sign(x * keep) * (|x * keep| >> 12), i.e. x * keep / 4096 rounded toward zero
     p = x * keep
     return -((-p) >> _DECAY_SHIFT) if p < 0 else p >> _DECAY_SHIFT
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _lif_step(a_in, u, v, keep_u, keep_v, bias, vth_scaled, spikes):
     """One LIF step of Lava's PyLifModelBitAcc for a (batch, n) population, in place.
 
@@ -143,7 +145,7 @@ def run(program, raster, record: bool = False) -> EmulatorResult:
     return EmulatorResult(spikes=spikes, state=state)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _dense_step(s, w_eff, weight_exp, out, add):
     """One Dense step of Lava's PyDenseModelBitAcc into ``out`` (batch, n_post) int64.
 

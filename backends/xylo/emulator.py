@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from fpsnn.kernels import CACHE
+
 from ..result import EmulatorResult
 
 __all__ = ["run"]
@@ -92,7 +94,7 @@ def _shifted(w: np.ndarray, shift: int) -> np.ndarray:
 # --------------------------------------------------------------------------- the kernel
 # Layout inside the kernel: states are int32 (every intermediate fits: |c*w| <= 31 * 32767,
 # |sum of two currents| <= 65534), one contiguous row per synapse so the decay loop vectorizes.
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _sat(x):
     if x > _STATE_MAX:
         return _STATE_MAX
@@ -101,12 +103,12 @@ def _sat(x):
     return x
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _wrap16(x):
     return ((x + 32768) & 0xFFFF) - 32768
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _decay(x, d):
     """xylosim's ``decay``: the amount removed, ``x >> d`` or ``sign(x)`` when that is 0."""
     dx = x >> d
@@ -115,7 +117,7 @@ def _decay(x, d):
     return dx
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _deliver(counts, cap, ptr, post, syn, w, isyn):
     """Add ``min(count, cap)`` events of every pre-synaptic neuron, in pre-synaptic index order.
 
@@ -132,7 +134,7 @@ def _deliver(counts, cap, ptr, post, syn, w, isyn):
             isyn[syn[e], post[e]] = _sat(isyn[syn[e], post[e]] + c * w[e])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _decay_currents(isyn, dash_syn):
     """Every synaptic current loses ``decay(I, dash_syn)`` (both versions, same arithmetic)."""
     for s in range(isyn.shape[0]):
@@ -140,7 +142,7 @@ def _decay_currents(isyn, dash_syn):
             isyn[s, j] -= _decay(isyn[s, j], dash_syn[s, j])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _current(isyn, j):
     """Neuron ``j``'s summed synaptic current (one or two synapse states)."""
     total = isyn[0, j]
@@ -149,7 +151,7 @@ def _current(isyn, j):
     return total
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _integrate(vmem, isyn, dash_mem, dash_syn, bias, version):
     """Sub-threshold step of every neuron of a population (module docstring, point 3)."""
     n = vmem.shape[0]
@@ -169,7 +171,7 @@ def _integrate(vmem, isyn, dash_mem, dash_syn, bias, version):
             vmem[j] = _sat(vmem[j] + _current(isyn, j))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=CACHE, inline="always")
 def _fire(v, th, count, cap):
     """Events of one neuron: ``while v >= th and count < cap: count += 1; v -= th``.
 
@@ -189,7 +191,7 @@ def _fire(v, th, count, cap):
     return v, count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _run_batch(raster, in_ptr, in_post, in_syn, in_w, rec_ptr, rec_post, rec_syn, rec_w,
                out_ptr, out_post, out_syn, out_w, al_ptr, al_idx, dash_mem, dash_syn, thr, bias,
                dash_mem_out, dash_syn_out, thr_out, bias_out, version, record,

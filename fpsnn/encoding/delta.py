@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numba import njit
 
+from ..kernels import CACHE
 from .reduce import ChannelReduction
 from .signals import as_series, stack_steps
 
@@ -42,7 +43,7 @@ BASELINES = ("mean", "first")
 MAX_SPIKES_PER_CHANNEL = 1e6  # per series and channel; beyond it the thresholds are surely a mistake
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _series_events(x, thr, ref0, dt, interpolate, out):
     """Send-on-delta for one series ``x`` (C, T); fills ``out`` (2C, K) up to K spikes per input and
     returns the full spike count per input (2C,), including spikes beyond K (those are not written)."""

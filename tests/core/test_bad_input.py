@@ -200,3 +200,13 @@ def test_repr_is_one_line_without_weights():
     text = repr(net)
     assert "\n" not in text and "1.2345678" not in text and len(text) < 200
     assert "sizes=2-3-2" in text and "alpha=[1, 0.5..2]" in text and "recurrent_layers=[0]" in text
+
+
+def test_per_neuron_array_and_scalar_layers_mix():
+    """A per-neuron (n,) array in one layer and a scalar in another give one writable array type."""
+    rng = np.random.default_rng(0)
+    net = fpsnn.Network(weights=[np.ones((3, 5)), np.ones((5, 2))], alpha=[rng.uniform(0.5, 2, 5), 0.999],
+                        theta=[1.0, 0.7], t_max=2.0)
+    assert all(a.flags.writeable for a in net.alpha + net.beta + net.theta)
+    res = net.simulate(np.zeros((1, 3)))
+    assert res.times[-1].shape[:2] == (1, 2)
