@@ -161,7 +161,7 @@ def _run_train(args) -> int:
     seed = args.seed if args.seed is not None else int(config.get("seed", 0))
     if seed < 0:
         raise ValueError(f"--seed = {seed}: must be >= 0")
-    out = Path(args.out) if args.out is not None else Path("runs") / f"{name}-seed{seed}"
+    out = args.out if args.out is not None else Path("runs") / f"{name}-seed{seed}"   # '' is refused, not '.'
     identity = {"command": "train", "data": args.dataset or str(Path(args.data).resolve()), "seed": seed,
                 "hyper": {k: v for k, v in hyper.to_dict().items() if k != "epochs"},
                 "train_subset": args.train_subset}

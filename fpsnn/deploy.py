@@ -280,9 +280,14 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
 ACCURACY_LOSS_WARNING = 0.05
 
 
+#: A ``binding_limits`` line with one of these words says a chip limit was hit (the others describe the
+#: mapping: which limit set a scale, the pipeline delay).
+LIMIT_HIT_WORDS = ("reached", "clipped", "saturat", "exceed")
+
+
 def deploy_warnings(report: dict, qreport) -> list:
     """Lines a user must see: accuracy lost on the chip (beyond :data:`ACCURACY_LOSS_WARNING`) and the
-    chip limits that bound the mapping (``binding_limits`` of the quantization report)."""
+    chip limits the mapping hit (the ``binding_limits`` of the quantization report that say so)."""
     lines = []
     for what in ("prediction", "run"):
         r = report.get(what) or {}
@@ -293,7 +298,8 @@ def deploy_warnings(report: dict, qreport) -> list:
                              f"{100 * r['float_accuracy']:.1f} %: {100 * lost:.1f} points lost (warning above "
                              f"{100 * ACCURACY_LOSS_WARNING:.0f}); try another --dt or fine-tune with 'fpsnn hil'")
     for limit in getattr(qreport, "binding_limits", []) or []:
-        lines.append(f"chip limit: {limit}")
+        if any(word in limit for word in LIMIT_HIT_WORDS):
+            lines.append(f"chip limit: {limit}")
     return lines
 
 

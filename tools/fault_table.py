@@ -181,13 +181,10 @@ def _deploy_stale(w: Workdir):
 
 
 # ------------------------------------------------------------------------------------------- interrupt
-def interrupt_train(w: Workdir, name: str = "interrupted"):
-    """Ctrl-C (SIGINT) after the first checkpoint of a long run: one line, exit 130, checkpoint kept,
-    and ``--resume`` finishes it."""
-    out = w.fresh(name)
-    cmd = [sys.executable, "-m", "fpsnn.cli", "train", "xor", "--out", str(out), "--epochs", "100000",
-           "--no-progress"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _interrupt(cmd: list, out: Path) -> Run:
+    """Start ``cmd``, send Ctrl-C (SIGINT) once ``out`` holds a checkpoint, collect the outcome."""
+    p = subprocess.Popen([sys.executable, "-m", "fpsnn.cli", *map(str, cmd)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     deadline = time.time() + TIMEOUT_S
     while not (out / "checkpoint.fpsnn").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.2)
@@ -195,13 +192,30 @@ def interrupt_train(w: Workdir, name: str = "interrupted"):
     p.send_signal(signal.SIGINT)
     try:
         stdout, stderr = p.communicate(timeout=60)
-        run = Run(p.returncode, stdout, stderr)
+        return Run(p.returncode, stdout, stderr)
     except subprocess.TimeoutExpired:
         p.kill()
         stdout, stderr = p.communicate()
-        return Run(None, stdout, stderr), True
+        return Run(None, stdout, stderr)
+
+
+def interrupt_train(w: Workdir):
+    """Ctrl-C after the first checkpoint of a long training run: one line, exit 130, checkpoint kept, and
+    ``--resume`` finishes it."""
+    out = w.fresh("interrupted")
+    run = _interrupt(["train", "xor", "--out", out, "--epochs", "100000", "--no-progress"], out)
+    if run.rc is None:
+        return run, True
     resumed = fpsnn("train", "xor", "--out", out, "--resume", "--epochs", "1", "--no-progress")
     return run, resumed.rc == 0 and (out / "model.fpsnn").is_file()
+
+
+def interrupt_hil(w: Workdir):
+    """The same for a fine-tuning run (``fpsnn hil``, the same epoch loop)."""
+    out = w.fresh("hil-interrupted")
+    run = _interrupt(["hil", w.model, "--target", "xylo-audio2", "--mode", "qat", "--epochs", "100000", "--out", out,
+                      "--no-progress"], out)
+    return run, (out / "checkpoint.fpsnn").is_file()
 
 
 # ------------------------------------------------------------------------------------------- traceback cases
@@ -306,6 +320,7 @@ CASES = [
     Case("max-spikes-1e9", "traceback", _simple("train", "xor", "--max-spikes", "1000000000", "--out",
                                                  "{root}/ms"), 2, r"GiB"),
     Case("ctrl-c-train", "traceback", interrupt_train, 130, r"interrupted at epoch \d+.*resume with --resume"),
+    Case("ctrl-c-hil", "traceback", interrupt_hil, 130, r"interrupted at epoch \d+.*resume with --resume"),
     Case("non-writable-home", "traceback", _non_writable_home, 0, r"accuracy"),
     # hangs
     Case("deploy-dt-1e-6", "hang", _simple("deploy", "{model}", "--target", "xylo-audio2", "--dt", "1e-6",

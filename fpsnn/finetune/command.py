@@ -124,7 +124,7 @@ def run_cli(args) -> int:
     from ..training.runfiles import claim_run_dir
 
     model = Path(args.model)
-    out = (Path(args.out) if args.out is not None
+    out = (args.out if args.out is not None            # a string: '' is refused, not taken as '.'
            else model.parent / f"{args.mode}-{args.target}-seed{args.seed}")
     identity = {"command": "hil", "model": str(model.resolve()), "target": args.target, "mode": args.mode,
                 **{k: v for k, v in vars(args).items() if k not in ("model", "out", "target", "mode", "epochs",

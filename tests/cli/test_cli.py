@@ -98,7 +98,8 @@ def test_plot_writes_png_figures(tmp_path, xor_model, capsys):
     status, out, _ = run_main(capsys, "plot", str(xor_model), "--out", str(tmp_path / "fig"), "--json")
     assert status == 0
     figures = json.loads(out)["figures"]
-    assert set(figures) == {"first_spike_histograms", "membrane_traces", "spike_raster", "training_curves"}
+    assert set(figures) == {"first_spike_histograms", "membrane_traces", "spike_raster", "training_curves",
+                            "temporal_sample", "confusion_matrix"}
     for path in figures.values():
         with open(path, "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -121,7 +122,8 @@ def test_every_command_is_registered_in_the_table():
     minimal = {"train": ["xor"], "eval": ["m.fpsnn"], "plot": ["m.fpsnn", "--out", "x"],
                "deploy": ["m.fpsnn", "--target", "loihi2", "--out", "x"],
                "emulate": ["m.fpsnn", "--target", "loihi2"], "demo": [],
-               "hil": ["m.fpsnn", "--target", "xylo-audio2"]}
+               "hil": ["m.fpsnn", "--target", "xylo-audio2"], "sweep": ["sweep.toml"],
+               "export": ["m.fpsnn", "--nir", "m.nir"]}
     for name in names:
         assert name in minimal, f"add the minimal arguments of the new command {name!r} to this test"
         assert parser.parse_args([name] + minimal[name]).command == name

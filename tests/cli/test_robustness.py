@@ -155,9 +155,38 @@ def test_deploy_warnings_name_the_loss_and_the_limit():
     from fpsnn.deploy import deploy_warnings
 
     rep = {"prediction": {"accuracy": 0.5, "float_accuracy": 0.9, "engine_name": "emulator"}, "run": None}
-    lines = deploy_warnings(rep, SimpleNamespace(binding_limits=["layer 0: weight_exp reached +-7"]))
+    limits = ["layer 0: weight_exp reached the chip limit +-7", "hidden -> output connections are delayed by one step"]
+    lines = deploy_warnings(rep, SimpleNamespace(binding_limits=limits))
     assert len(lines) == 2
     assert "40.0 points lost" in lines[0] and "accuracy 50.0 % vs float 90.0 %" in lines[0]
-    assert lines[1] == "chip limit: layer 0: weight_exp reached +-7"
+    assert lines[1] == "chip limit: layer 0: weight_exp reached the chip limit +-7"   # the delay note is no warning
     quiet = {"prediction": {"accuracy": 0.88, "float_accuracy": 0.9, "engine_name": "emulator"}, "run": None}
     assert deploy_warnings(quiet, SimpleNamespace(binding_limits=[])) == []
+
+
+def test_long_runs_show_an_estimate_and_progress_and_give_the_same_spikes(monkeypatch):
+    """The chunked path of a long run (forced here: threshold 0 s) logs an estimate and progress and
+    returns exactly what one run over all samples returns (the real Xylo emulator)."""
+    import numpy as np
+
+    from fpsnn import backends, datasets, deploy
+    from fpsnn.train import init_network
+
+    spec = datasets.spec("yinyang")
+    net = init_network(spec.hyper.replace(hidden=(12,)), 5, 3, np.random.default_rng(0))
+    x, _ = datasets.load("yinyang", "test")
+    x = spec.encoder(spec.hyper)(x[:40])
+    backend = backends.get("xylo-audio2")
+    program, _ = backend.compile(net)
+    whole = backend.run(program, x, engine="emulator", t_max=net.t_max)
+    monkeypatch.setattr(deploy, "PROGRESS_AFTER_S", 0.0)
+    lines = []
+    chunked = deploy._run_chunked(backend, program, x, net.t_max, "emulator", lines.append)
+    assert lines[0].startswith("fpsnn: running 40 samples on") and "s more" in lines[0]
+    assert lines[-1].startswith("fpsnn: 40/40 samples")
+    for a, b in zip(whole.times, chunked.times):
+        k = max(a.shape[2], b.shape[2])
+        pad = lambda t: np.pad(t, ((0, 0), (0, 0), (0, k - t.shape[2])), constant_values=np.inf)  # noqa: E731
+        np.testing.assert_array_equal(pad(a), pad(b))
+    for a, b in zip(whole.rasters, chunked.rasters):
+        np.testing.assert_array_equal(a, b)
