@@ -102,16 +102,12 @@ def slope_and_potential(pre_t, pre_j, lay_t, lay_i, q, own_row, w, rec, has_rec,
     i = lay_i[q]
     slope = 0.0
     pot = 0.0
-    for e in range(pre_t.size):
-        if pre_t[e] >= t:
-            break
+    for e in range(np.searchsorted(pre_t, t)):   # the causal set: strictly earlier inputs
         tau = t - pre_t[e]
         slope += w[pre_j[e], i] * psp_slope(tau, a, b)
         pot += w[pre_j[e], i] * psp(tau, a, b)
     if has_rec:
-        for r in range(q):
-            if lay_t[r] >= t:
-                break
+        for r in range(np.searchsorted(lay_t[:q], t)):
             tau = t - lay_t[r]
             j = lay_i[r]
             if j == i:
@@ -121,9 +117,7 @@ def slope_and_potential(pre_t, pre_j, lay_t, lay_i, q, own_row, w, rec, has_rec,
                 slope += rec[j, i] * psp_slope(tau, a, b)
                 pot += rec[j, i] * psp(tau, a, b)
     else:
-        for m in range(own_row.size):
-            if own_row[m] >= t:
-                break
+        for m in range(np.searchsorted(own_row, t)):
             tau = t - own_row[m]
             slope += th * b * math.exp(-b * tau)
             pot -= th * math.exp(-b * tau)

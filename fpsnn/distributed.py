@@ -28,10 +28,10 @@ Ray is imported only inside functions; without it, one line names the ``ray`` ex
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import numpy as np
 
+from .gradients import value_and_grad as value_and_grad_local
 from .losses import Loss, OutputLoss, as_loss
 from .simulate import check_input_times
 
@@ -82,50 +82,15 @@ def shard_bounds(batch: int, shards: int) -> list:
     return [(k * batch // shards, (k + 1) * batch // shards) for k in range(int(shards))]
 
 
-def _chunk_module():
-    """The gradient module whose ``_N_CHUNKS`` bounds the adjoint's batch chunks (None: it has none)."""
-    import importlib
-
-    for name in ("fpsnn.gradients.adjoint", "fpsnn.gradients"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "_N_CHUNKS"):
-            return module
-    return None
-
-
-def exact_shards(batch: int, net=None) -> int | None:
+def exact_shards(batch: int, net) -> int:
     """The shard count whose summed gradient is bit-identical to the one-process adjoint of ``batch``
-    samples of ``net`` (``None`` when the gradient module no longer sums in a fixed number of chunks).
-
-    The one-process chunk count is ``min(batch, 16)`` (fewer when the partial sums of a large network
-    would pass 64 MB); it only fixes the summation order, never the maths.
+    samples of ``net``: the adjoint's own number of partial sums
+    (:func:`fpsnn.gradients.adjoint.batch_chunks`, ``min(batch, 16)``, fewer when the partial sums of a
+    large network would pass 64 MB). It only fixes the summation order, never the maths.
     """
-    module = _chunk_module()
-    if module is None:
-        return None
-    if net is not None and hasattr(module, "_n_chunks"):
-        n_params = sum(w.size for w in net.weights) + sum(r.size for r in net.recurrent if r is not None)
-        return int(module._n_chunks(int(batch), n_params))
-    return max(1, min(int(batch), int(module._N_CHUNKS)))
+    from .gradients.adjoint import batch_chunks
 
-
-@contextmanager
-def _one_partial_sum():
-    """Let the adjoint accumulate a shard in ONE chunk (sample after sample), like one chunk of the
-    whole batch."""
-    module = _chunk_module()
-    if module is None:
-        yield
-        return
-    limit = module._N_CHUNKS
-    module._N_CHUNKS = 1
-    try:
-        yield
-    finally:
-        module._N_CHUNKS = limit
+    return batch_chunks(int(batch), net)
 
 
 class _GivenDerivatives(Loss):
@@ -158,8 +123,9 @@ class ShardWorker:
         """Back-substitute the driver's derivative rows at this shard's spike times (one partial sum)."""
         d_times = [None if d is None else np.ascontiguousarray(d[:, :, :t.shape[2]])
                    for d, t in zip(d_times, self.times)]  # drop the whole batch's extra padding columns
-        with _one_partial_sum():
-            _, grads = self.net.value_and_grad(self.x, _GivenDerivatives(d_times), mode=mode, times=self.times)
+        # one partial sum (sample after sample), like one chunk of the whole batch's adjoint
+        _, grads = value_and_grad_local(self.net, self.x, _GivenDerivatives(d_times), mode=mode, times=self.times,
+                                        chunks=1 if mode == "adjoint" else None)
         return grads
 
 

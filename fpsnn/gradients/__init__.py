@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # annotations only: Network is a convenience over these funct
 __all__ = ["value_and_grad", "jacobian", "Jacobian", "check_spike_times", "check_theorem4"]
 
 
-def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, debug: bool = False):
+def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, debug: bool = False,
+                   chunks: int | None = None):
     """Loss value and its exact gradient with respect to every weight.
 
     Args:
@@ -58,6 +59,8 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
             simulating; one ``(batch, n_l, k_l)`` array per layer.
         debug: check Theorem 4 (positive diagonal, firing equations) on simulated spikes (also
             switched on by ``FPSNN_DEBUG=1``).
+        chunks: adjoint mode: how many partial sums the batch sum is split into (default
+            :func:`fpsnn.gradients.adjoint.batch_chunks`); it changes the gradient only by rounding.
 
     Returns:
         ``(value, grads)``: ``value`` the loss (float) and ``grads`` a dict with the keys
@@ -75,13 +78,15 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
 
     if mode not in ("adjoint", "forward"):
         raise ValueError(f"mode: expected 'adjoint' or 'forward', got {mode!r}")
+    if chunks is not None and (isinstance(chunks, bool) or int(chunks) != chunks or chunks < 1):
+        raise ValueError(f"chunks = {chunks!r}: must be a whole number >= 1")
     loss = as_loss(loss)
     inputs = check_input_times(x, net.n_inputs)
     with threads_for(inputs.shape[0]):
-        return _value_and_grad(net, inputs, loss, mode, times, debug)
+        return _value_and_grad(net, inputs, loss, mode, times, debug, chunks)
 
 
-def _value_and_grad(net, inputs, loss, mode, times, debug):
+def _value_and_grad(net, inputs, loss, mode, times, debug, chunks=None):
     orders = None
     if times is None:
         res = simulate(net, inputs, debug=debug)
@@ -91,7 +96,7 @@ def _value_and_grad(net, inputs, loss, mode, times, debug):
         # measured times need not satisfy the firing equations: Theorem 4 is checked on simulated ones
     value, d_times, d_params = loss.evaluate(net, inputs, times)
     if mode == "adjoint":
-        g_w, g_r, d_inputs, n_bad = _adjoint(net, inputs, times, d_times, orders)
+        g_w, g_r, d_inputs, n_bad = _adjoint(net, inputs, times, d_times, orders, chunks)
     else:
         g_w, g_r, n_bad = _forward(net, inputs, times, d_times)
         d_inputs = None

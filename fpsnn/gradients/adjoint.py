@@ -15,7 +15,7 @@ from ..checks import slope_and_potential
 from ..kernels import CACHE, FMA, one_task_at_a_time, psp_both, sorted_events, span_factors, uniform_tuple
 
 _NO_REC = np.zeros((0, 0))
-_N_CHUNKS = 16  # most batch chunks of the adjoint's parallel loop (see _n_chunks)
+MAX_CHUNKS = 16  # most batch chunks of the adjoint's parallel loop (see batch_chunks)
 _EMPTY3 = np.zeros((0, 0, 0))
 
 
@@ -139,17 +139,13 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
             n_bad += 1
             continue
         lam = numer / slope
-        for e in range(pt.size):
-            if pt[e] >= t:
-                break
+        for e in range(np.searchsorted(pt, t)):   # the causal set: strictly earlier inputs
             tau = t - pt[e]
             j = pj[e]
             h, hp = psp_both(tau, a, b)
             gw[j, i] -= lam * h
             src_pre[pf[e]] += lam * w[j, i] * hp
-        for r in range(q):
-            if st[r] >= t:
-                break
+        for r in range(np.searchsorted(st[:q], t)):
             tau = t - st[r]
             j = si[r]
             if j == i:
@@ -210,18 +206,25 @@ def _adjoint_batch(pre, out, w, rec, has_rec, alpha, beta, theta, own, has_own, 
     return bad
 
 
-def _n_chunks(batch: int, n_params: int) -> int:
-    """Batch chunks of the adjoint: a fixed number (never the thread count), so results are bitwise the
-    same on 1 or 16 cores; enough of them (16) that a thread whose core is taken by another process
-    holds back only a small share of the batch; fewer when their partial gradients would pass 64 MB."""
-    return int(max(1, min(batch, _N_CHUNKS, (64 * 2**20) // (8 * max(n_params, 1)))))
+def batch_chunks(batch: int, net) -> int:
+    """How many partial sums the adjoint splits a batch of ``batch`` samples of ``net`` into.
+
+    A fixed number (never the thread count), so results are bitwise the same on 1 or 16 cores; enough
+    of them (:data:`MAX_CHUNKS`) that a thread whose core is taken by another process holds back only
+    a small share of the batch; fewer when their partial gradients would pass 64 MB. The chunk count
+    fixes only the order of the batch sum (the gradient changes by rounding, never by maths);
+    :mod:`fpsnn.distributed` uses it to shard a batch so that the sum is bit-identical.
+    """
+    n_params = sum(w.size for w in net.weights) + sum(0 if r is None else r.size for r in net.recurrent)
+    return int(max(1, min(batch, MAX_CHUNKS, (64 * 2**20) // (8 * max(n_params, 1)))))
 
 
-def _adjoint(net, inputs, times, d_times, orders=None):
+def _adjoint(net, inputs, times, d_times, orders=None, chunks: int | None = None):
     """dL/dW (summed over the batch), dL/d(input times), #bad slopes, by backward substitution.
 
     ``orders``: every layer's input events in time order, as :func:`fpsnn.simulate.simulate` leaves
     them in ``SimulationResult.input_order`` (sorted here when not given, e.g. for measured times).
+    ``chunks``: partial sums of the batch sum (default :func:`batch_chunks`).
     """
     batch = inputs.shape[0]
     n_lay = net.n_layers
@@ -232,8 +235,7 @@ def _adjoint(net, inputs, times, d_times, orders=None):
     if n_fire == 0:  # a single read-out layer: the loss's direct terms are the whole gradient
         return g_w, g_r, np.zeros(inputs.shape), 0
     pres = [inputs] + list(times[:n_fire - 1])
-    n_params = sum(w.size for w in net.weights) + sum(0 if r is None else r.size for r in net.recurrent)
-    n_chunks = _n_chunks(batch, n_params)
+    n_chunks = batch_chunks(batch, net) if chunks is None else min(int(chunks), batch)
     recs = [_NO_REC if net.recurrent[l] is None else net.recurrent[l] for l in range(n_fire)]
     gw = tuple(np.zeros((n_chunks,) + net.weights[l].shape) for l in range(n_fire))
     grec = tuple(np.zeros((n_chunks,) + recs[l].shape) for l in range(n_fire))

@@ -47,9 +47,7 @@ def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_
         a, b, th = alpha[i], beta[i], theta[i]
         row = rows[sf[q]]
         slope = 0.0
-        for e in range(pt.size):
-            if pt[e] >= t:
-                break
+        for e in range(np.searchsorted(pt, t)):   # the causal set: strictly earlier inputs
             tau = t - pt[e]
             j = pj[e]
             h, hp = psp_both(tau, a, b)
@@ -68,9 +66,7 @@ def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_
                 for p in range(src_row.size):
                     row[p] += c * src_row[p]
         if has_rec:
-            for r in range(q):
-                if st[r] >= t:
-                    break
+            for r in range(np.searchsorted(st[:q], t)):
                 tau = t - st[r]
                 j = si[r]
                 if j == i:
