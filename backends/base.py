@@ -95,6 +95,18 @@ class Backend:
 
     def available(self, engine: str) -> tuple[bool, str]:
         """Whether ``engine`` can run here, and if not, one line saying what is missing."""
+        if engine not in ENGINES:
+            raise ValueError(f"engine: expected one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+        return getattr(self, f"_{engine}_available")()
+
+    # one hook per engine (the family's file that runs it answers)
+    def _emulator_available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def _vendor_available(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def _board_available(self) -> tuple[bool, str]:
         raise NotImplementedError
 
     def write_artifacts(self, program, out_dir) -> list:

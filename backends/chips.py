@@ -122,25 +122,13 @@ class ChipDescription:
         """``(lo, hi)`` of a signed two's-complement integer of ``bits`` bits."""
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
-    @property
-    def weight_range(self) -> tuple[int, int]:
-        """Smallest and largest integer weight."""
-        return self.int_range(self.weight_bits)
-
-    @property
-    def threshold_range(self) -> tuple[int, int]:
-        """Smallest and largest integer threshold."""
-        return self.int_range(self.threshold_bits)
-
-    @property
-    def bias_range(self) -> tuple[int, int]:
-        """Smallest and largest integer bias."""
-        return self.int_range(self.bias_bits)
-
-    @property
-    def state_range(self) -> tuple[int, int]:
-        """Smallest and largest integer state (membrane potential, synaptic current)."""
-        return self.int_range(self.state_bits)
+    # (lo, hi) of each integer quantity, from its width in bits
+    weight_range = property(lambda self: self.int_range(self.weight_bits), doc="Smallest and largest integer weight.")
+    threshold_range = property(lambda self: self.int_range(self.threshold_bits),
+                               doc="Smallest and largest integer threshold.")
+    bias_range = property(lambda self: self.int_range(self.bias_bits), doc="Smallest and largest integer bias.")
+    state_range = property(lambda self: self.int_range(self.state_bits),
+                           doc="Smallest and largest integer state (membrane potential, synaptic current).")
 
 
 # --------------------------------------------------------------------------- file layout

@@ -66,14 +66,14 @@ class DynapseBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_dynapse(program, t_max=t_max, max_spikes=max_spikes)
 
-    def available(self, engine: str) -> tuple[bool, str]:
-        if engine == "emulator":
-            return False, NO_EMULATOR
-        if engine == "vendor":
-            return vendor.available()
-        if engine == "board":
-            return board.available(self.chip)
-        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+    def _emulator_available(self) -> tuple[bool, str]:
+        return False, NO_EMULATOR
+
+    def _vendor_available(self) -> tuple[bool, str]:
+        return vendor.available()
+
+    def _board_available(self) -> tuple[bool, str]:
+        return board.available(self.chip)
 
     def write_artifacts(self, program, out_dir) -> list:
         """Write ``dynapse_spec.json`` (Rockpool's ``config_from_specification`` and

@@ -35,16 +35,13 @@ class LoihiBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_loihi(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
-    def available(self, engine: str) -> tuple[bool, str]:
-        if engine == "emulator":
-            return True, ""
-        if engine == "vendor":
-            return (True, "") if lava_available() else (False, LAVA_MISSING)
-        if engine == "board":
-            from . import board
+    def _vendor_available(self) -> tuple[bool, str]:
+        return (True, "") if lava_available() else (False, LAVA_MISSING)
 
-            return board.available(self.chip)
-        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+    def _board_available(self) -> tuple[bool, str]:
+        from . import board
+
+        return board.available(self.chip)
 
     def write_artifacts(self, program, out_dir) -> list:
         """Write ``loihi_program.json`` (:mod:`.spec`) into ``out_dir``."""

@@ -63,14 +63,11 @@ class XyloBackend(Backend):
     def _dequantize(self, program, t_max: float, max_spikes: int):
         return dequantize_xylo(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
-    def available(self, engine: str) -> tuple[bool, str]:
-        if engine == "emulator":
-            return True, ""
-        if engine == "vendor":
-            return xylosim_available()
-        if engine == "board":
-            return board.available(self.chip)
-        raise ValueError(f"engine: expected 'board', 'vendor' or 'emulator', got {engine!r}")
+    def _vendor_available(self) -> tuple[bool, str]:
+        return xylosim_available()
+
+    def _board_available(self) -> tuple[bool, str]:
+        return board.available(self.chip)
 
     def write_artifacts(self, program, out_dir) -> list:
         """Write the Rockpool hand-off file ``xylo_spec.json`` (see :mod:`.spec`) into ``out_dir``."""
