@@ -101,6 +101,9 @@ class Hyperparameters:
         ``"membrane"``: the output layer never fires (theta = inf); the class is the output whose
             membrane potential peaks highest on ``n_read`` evenly spaced times in ``(0, t_max]``;
             cross entropy of those peaks times ``count_scale`` (1/potential unit).
+        silent_bump: a heuristic beside the exact gradient (0 = none): raise the incoming weights of a
+            label output that stayed silent, and of hidden neurons silent for a whole minibatch, by this
+            much per step (weight units; ``fpsnn.training.trainer.silent_bump``).
     Optimisation:
         optimizer: ``"adam"`` (beta1, beta2, eps) or ``"sgd"`` (momentum).
         lr: learning rate. schedule: ``"none"`` (paper), ``"step"`` (lr * lr_decay every lr_step epochs)
@@ -142,6 +145,7 @@ class Hyperparameters:
     tau_count: float = 0.1
     count_scale: float = 1.0
     n_read: int = 64
+    silent_bump: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.hidden, str):
@@ -190,7 +194,7 @@ class Hyperparameters:
             raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
         if self.readout not in READOUTS:
             raise ValueError(f"readout = {self.readout!r}: must be one of {', '.join(map(repr, READOUTS))}")
-        for name in ("recurrent_std",):
+        for name in ("recurrent_std", "silent_bump"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be >= 0")
         for name in ("tau_count", "count_scale"):

@@ -28,7 +28,28 @@ from .optimizers import make_optimizer
 from .params import all_finite, gradient_list, init_network, parameter_list
 from .runfiles import RunFiles, fingerprint
 
-__all__ = ["Trainer", "TrainResult", "fit_dataset"]
+__all__ = ["Trainer", "TrainResult", "fit_dataset", "silent_bump"]
+
+
+def silent_bump(net: Network, times, labels: np.ndarray, bump: float, grads: list) -> list:
+    """``grads`` (:func:`~.params.gradient_list` order) plus the silent-neuron bump (a heuristic).
+
+    A neuron that never fires has no firing-time equation, so the exact gradient cannot ask it to fire:
+    once the label output (or a whole hidden neuron) falls silent, training can never revive it. As
+    in Goeltz et al. (2021), every minibatch then raises the incoming weights of such neurons by
+    ``bump`` (weight units per optimizer step's gradient): of the label output for each sample where it
+    was silent (``bump / batch`` per sample, like the mean loss), and of each hidden neuron silent for
+    every sample of the batch (``bump``). Neurons that fire keep their exact gradient untouched.
+    """
+    out = [g.copy() for g in grads]
+    batch = len(labels)
+    silent_label = ~np.isfinite(times[-1][np.arange(batch), labels, :1]).any(axis=1)
+    if not net.readout:
+        np.subtract.at(out[net.n_layers - 1].T, labels[silent_label], bump / batch)
+    for l in range(net.n_layers - 1):
+        dead = ~np.isfinite(times[l][:, :, :1]).any(axis=(0, 2))
+        out[l][:, dead] -= bump
+    return out
 
 
 @dataclass
@@ -121,9 +142,15 @@ class Trainer(RunFiles, LoopTask):
 
     def minibatch(self, state: LoopState, idx: np.ndarray, lr: float) -> Minibatch:
         hyper = self.hyper
-        loss = classifier_loss(hyper, self.y_train[idx])
-        value, grads = state.net.value_and_grad(self.x_train[idx], loss, mode=hyper.grad_mode)
+        labels = self.y_train[idx]
+        loss = classifier_loss(hyper, labels)
+        x = self.x_train[idx]
+        bump = float(getattr(hyper, "silent_bump", 0.0))
+        times = state.net.simulate(x).times if bump > 0 else None
+        value, grads = state.net.value_and_grad(x, loss, mode=hyper.grad_mode, times=times)
         g = gradient_list(state.net, grads)
+        if bump > 0:
+            g = silent_bump(state.net, times, labels, bump, g)
         if not all_finite(g):
             raise FloatingPointError(f"non-finite gradient at epoch {state.epoch + 1}, batch {state.batch + 1}")
         return Minibatch(value, g, {"loss_sum": state.sums["loss_sum"] + value * len(idx)})

@@ -41,3 +41,22 @@ def test_short_run_improves(name):
     first, last = result.history[0], result.history[-1]
     assert last["train_loss"] < first["train_loss"]
     assert last["train_accuracy"] > first["train_accuracy"], [h["train_accuracy"] for h in result.history]
+
+
+def test_silent_bump_raises_only_silent_neurons():
+    """The bump touches the label column of samples whose label output stayed silent and the hidden
+    neurons silent for the whole batch; firing neurons keep their exact gradient."""
+    import fpsnn
+    from fpsnn.training.trainer import silent_bump
+
+    w0 = np.array([[6.0, 0.0, 8.0]])        # hidden 0 and 2 fire (kernel peak 0.25), hidden 1 never does
+    w1 = np.array([[8.0, 0.0], [0.0, 0.0], [0.0, 0.0]])   # output 0 fires, output 1 is silent
+    net = fpsnn.Network(weights=[w0, w1], alpha=2.0, beta=1.0, t_max=5.0)
+    x = np.array([[0.1], [0.2], [0.3]])
+    labels = np.array([0, 1, 1])
+    times = net.simulate(x).times
+    grads = [np.zeros_like(w0), np.zeros_like(w1)]
+    out = silent_bump(net, times, labels, 0.3, grads)
+    assert np.allclose(out[1][:, 1], -0.3 * 2 / 3) and np.all(out[1][:, 0] == 0)
+    assert np.allclose(out[0][:, 1], -0.3) and np.all(out[0][:, [0, 2]] == 0)
+    assert all(np.all(g == 0) for g in grads), "the input gradients are not modified in place"
