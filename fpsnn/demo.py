@@ -69,9 +69,10 @@ def run_demo(out_dir="runs/demo", epochs: int = 30, lr: float = 3e-3, seed: int 
 def warm_up(log=None) -> float:
     """Compile (or load from numba's disk cache) every loop the demo runs, on a few samples; seconds taken.
 
-    Trains Yin-Yang for one epoch on 8 samples in memory (simulation, adjoint gradients, evaluation)
-    and runs them on each default target's emulator: the same argument types as the demo, so the demo
-    finds every loop compiled.
+    Trains Yin-Yang for one epoch on 8 samples in memory (simulation, adjoint gradients, evaluation),
+    computes one membrane trace and runs the samples on each default target's emulator: the same
+    argument types as the demo, so the demo finds every loop compiled. ``docs/robustness.md`` has the
+    measured times.
     """
     from . import datasets
     from .deploy import emulate
@@ -84,6 +85,13 @@ def warm_up(log=None) -> float:
     result = fit_dataset("yinyang", replace(spec.hyper, epochs=1, batch_size=4), train_subset=8, test_subset=8)
     x, y = datasets.load("yinyang", "test")
     enc = spec.encoder(spec.hyper)
+    import numpy as np
+
+    from .simulate import membrane_potential
+
+    one = enc(x[:1])
+    membrane_potential(result.net, one, result.net.simulate(one).times, np.linspace(0.0, result.net.t_max, 8),
+                       layer=-1)   # the membrane-trace figure's loop
     for target in DEFAULT_TARGETS:
         emulate(result.net, target, data=(enc(x[:8]), y[:8]))
     return time.perf_counter() - t0
