@@ -220,7 +220,7 @@ def resolve_dt(dt, net, metadata: dict, target: str, log=None, subset: int | Non
 
 # --------------------------------------------------------------------------------------------- the run
 def _source_of(source, hyper):
-    """``(hyper, encoder, n_classes, load(split), metadata name)`` of a data set name or a DataSet."""
+    """``(hyper, encoder, n_classes, load(split))`` of a data set name or a DataSet."""
     from .. import datasets
 
     if isinstance(source, datasets.DataSet):

@@ -89,8 +89,8 @@ def test_fit_for_target_then_deploy_uses_the_recorded_step(target, tmp_path):
     assert chip["validation"]["samples"] == 60 and "qat_kept" in chip["validation"]
     assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file()
     np.testing.assert_array_equal(io.read_file(res.model_path).net.weights[0], res.net.weights[0])
-    rep = deploy(res.model_path, target, tmp_path / "dep", run_data="yinyang", subset=30)
-    assert rep["dt"] == chip["dt"] and rep["run"]["samples"] == 30
+    rep = deploy(res.model_path, target, tmp_path / "dep", run_data="yinyang", subset=8)
+    assert rep["dt"] == chip["dt"] and rep["run"]["samples"] == 8
     assert emulate(res.model_path, target, subset=20)["dt"] == chip["dt"]
 
 
@@ -132,3 +132,18 @@ def test_fidelity_tool_auto_dt_and_a_column_per_dt(model_file):
     by_dt = table[table.index("chip accuracy by dt"):].splitlines()
     assert "dt 0.0625" in by_dt[0] and "(auto)" in by_dt[0]
     assert by_dt[1].split()[:2] == ["xylo-imu:", f"{result['float_accuracy']:.4f}"]
+
+
+@pytest.mark.vendor
+def test_fit_for_dynapse2_then_deploy_on_dynapsim(tmp_path):
+    """DYNAP-SE2 is analog (no emulator): the default step is recorded, no QAT; deploy runs DynapSim."""
+    if not backends.get("dynapse2").available("vendor")[0]:
+        pytest.skip("Rockpool DynapSim is not installed")
+    hyper = YY.hyper.replace(epochs=1, batch_size=50)
+    res = fit_for_target("yinyang", "dynapse2", hyper, out_dir=tmp_path / "run", train_subset=100,
+                         test_subset=20, validation_subset=20)
+    chip = io.read_file(res.model_path).metadata["chip"]
+    assert chip["hidden"] == [64] and "qat" not in chip["validation"]
+    assert chip["dt"] == backends.get("dynapse2").default_dt(res.net)
+    rep = deploy(res.model_path, "dynapse2", tmp_path / "dep", run_data="yinyang", subset=10)
+    assert rep["dt"] == chip["dt"] and rep["engine"] == "vendor" and rep["run"]["samples"] == 10
