@@ -176,18 +176,21 @@ def choose_dt(net, target, x, y, candidates=None, log=None) -> tuple:
     if not ok:
         raise ValueError(f"dt: 'auto' needs a bit-accurate emulator, {backend.name} has none ({why}); pass --dt")
     log = log or (lambda line: None)
-    scores, default = {}, backend.default_dt(net)
-    for dt in (dt_candidates(net.t_max) if candidates is None else candidates):
+    scores, default, refused = {}, backend.default_dt(net), ""
+    candidates = dt_candidates(net.t_max) if candidates is None else list(candidates)
+    for dt in candidates:
         try:
             program, _ = backend.compile(net, dt=dt)
         except ValueError as exc:
             log(f"fpsnn: dt {dt:.4g} skipped: {exc}")
+            refused = str(exc)
             continue
         res = backend.run(program, x, engine="emulator", t_max=net.t_max)
         scores[float(dt)] = metrics_from_times(res.times, y, net.t_max)["accuracy"]
         log(f"fpsnn: dt {dt:.4g} ({net.t_max / dt:.0f} steps): validation accuracy {100 * scores[float(dt)]:.2f} %")
     if not scores:
-        raise ValueError(f"dt: no step in {candidates} compiles for {backend.name}")
+        raise ValueError(f"{refused} (no step of {', '.join(f'{d:.4g}' for d in candidates)} compiles for "
+                         f"{backend.name})")
     best = max(scores.items(), key=lambda kv: (kv[1], -abs(math.log(kv[0] / default))))[0]
     return best, scores
 

@@ -69,6 +69,9 @@ def test_choose_dt_picks_the_best_step_on_the_given_data(problem):
     assert dt in scores and scores[dt] == max(scores.values()) and len(scores) == len(dt_candidates(net.t_max))
     with pytest.raises(ValueError, match="dynapse2 has none"):
         choose_dt(net, "dynapse2", *train)
+    too_big = init_network(YY.hyper, 5, 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"hidden = 150 > 128 .*no step of .* compiles for xylo-imu"):
+        choose_dt(too_big, "xylo-imu", *train)
 
 
 def test_deploy_auto_dt_uses_the_validation_split(model_file, tmp_path):
