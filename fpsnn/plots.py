@@ -223,7 +223,7 @@ def temporal_sample_figure(net: Network, x_one: np.ndarray, n_points: int = 600,
     if np.all(np.isfinite(net.theta[-1])):
         ax.axhline(float(np.max(net.theta[-1])), color="k", ls="--", lw=0.8)
     ax.set_ylabel("output\npotential", fontsize=8)
-    ax.legend(fontsize=7, ncol=min(10, v.shape[0]), loc="upper left", title="output", title_fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="output", title_fontsize=7)
     axes[-1].set_xlim(-0.02 * net.t_max, net.t_max)
     axes[-1].set_xlabel("time")
     axes[0].set_title(_wrapped(fig, title or "temporal sample"), fontsize=9)
