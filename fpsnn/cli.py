@@ -125,6 +125,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-subset", type=int, metavar="N", help="use only the first N training samples")
     p.add_argument("--until-accuracy", type=float, metavar="A",
                    help="stop once the training accuracy reaches A (fraction, e.g. 1.0)")
+    p.add_argument("--target", metavar="CHIP", help="train for this chip (see hw_configs/): size and constrain the "
+                   "network to fit it, pick its step on the validation split, fine-tune with quantization in the "
+                   "loop where that helps, and record the target and step in the model file")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_hyper_flags(p)
@@ -164,7 +167,8 @@ def _run_train(args) -> int:
     out = args.out if args.out is not None else Path("runs") / f"{name}-seed{seed}"   # '' is refused, not '.'
     identity = {"command": "train", "data": args.dataset or str(Path(args.data).resolve()), "seed": seed,
                 "hyper": {k: v for k, v in hyper.to_dict().items() if k != "epochs"},
-                "train_subset": args.train_subset}
+                "train_subset": args.train_subset,
+                **({"target": args.target} if getattr(args, "target", None) else {})}
     with claim_run_dir(out, identity, force=args.force, resume=args.resume) as out:
         if args.resume and not (out / "checkpoint.fpsnn").exists():
             print(f"fpsnn: no checkpoint in {out}; starting a fresh run", file=sys.stderr)
@@ -189,6 +193,12 @@ def _fit(args, source, hyper, seed: int, out: Path):
     from .training import fit_dataset
 
     _check_train_memory(hyper, args.train_subset or 0)
+    if getattr(args, "target", None):
+        from .finetune.chipaware import fit_for_target
+
+        return fit_for_target(source, args.target, hyper, seed=seed, out_dir=out, progress=not args.no_progress,
+                              resume=args.resume, train_subset=args.train_subset, until_accuracy=args.until_accuracy,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
     return fit_dataset(source, hyper, seed=seed, out_dir=out, progress=not args.no_progress, resume=args.resume,
                        train_subset=args.train_subset, until_accuracy=args.until_accuracy)
 
