@@ -28,6 +28,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +132,14 @@ class Minibatch:
         value: the minibatch loss (progress display).
         grads: gradients in :func:`~.params.parameter_list` order; ``None`` skips the update.
         sums: the epoch's sums including this minibatch (committed together with the update).
+        after_step: an update rule applied to the network after the optimizer step (``net -> net``),
+            e.g. :func:`~.silent.bump_silent`; ``None``: none.
     """
 
     value: float
     grads: list | None
     sums: dict
+    after_step: Callable | None = None
 
 
 class StepFailed(Exception):
@@ -363,6 +367,8 @@ class EpochLoop:
                                 if why is not None:
                                     raise FloatingPointError(why)
                                 state.net = with_parameter_list(state.net, params)
+                                if step.after_step is not None:
+                                    state.net = step.after_step(state.net)
                             state.sums, state.batch = step.sums, b + 1
                         bar.advance_batch(step.value)
                         if every and state.batch % every == 0:

@@ -27,29 +27,9 @@ from .loop import EpochLoop, LoopState, LoopTask, Minibatch, TrainResult, check_
 from .optimizers import make_optimizer
 from .params import all_finite, gradient_list, init_network, parameter_list
 from .runfiles import RunFiles, fingerprint
+from .silent import Recording, bump_silent, silent_masks
 
-__all__ = ["Trainer", "TrainResult", "fit_dataset", "silent_bump"]
-
-
-def silent_bump(net: Network, times, labels: np.ndarray, bump: float, grads: list) -> list:
-    """``grads`` (:func:`~.params.gradient_list` order) plus the silent-neuron bump (a heuristic).
-
-    A neuron that never fires has no firing-time equation, so the exact gradient cannot ask it to fire:
-    once the label output (or a whole hidden neuron) falls silent, training can never revive it. As
-    in Goeltz et al. (2021), every minibatch then raises the incoming weights of such neurons by
-    ``bump`` (weight units per optimizer step's gradient): of the label output for each sample where it
-    was silent (``bump / batch`` per sample, like the mean loss), and of each hidden neuron silent for
-    every sample of the batch (``bump``). Neurons that fire keep their exact gradient untouched.
-    """
-    out = [g.copy() for g in grads]
-    batch = len(labels)
-    silent_label = ~np.isfinite(times[-1][np.arange(batch), labels, :1]).any(axis=1)
-    if not net.readout:
-        np.subtract.at(out[net.n_layers - 1].T, labels[silent_label], bump / batch)
-    for l in range(net.n_layers - 1):
-        dead = ~np.isfinite(times[l][:, :, :1]).any(axis=(0, 2))
-        out[l][:, dead] -= bump
-    return out
+__all__ = ["Trainer", "TrainResult", "fit_dataset"]
 
 
 @dataclass
@@ -143,21 +123,26 @@ class Trainer(RunFiles, LoopTask):
     def minibatch(self, state: LoopState, idx: np.ndarray, lr: float) -> Minibatch:
         hyper = self.hyper
         labels = self.y_train[idx]
-        loss = classifier_loss(hyper, labels)
-        x = self.x_train[idx]
-        bump = float(getattr(hyper, "silent_bump", 0.0))
-        times = state.net.simulate(x).times if bump > 0 else None
-        value, grads = state.net.value_and_grad(x, loss, mode=hyper.grad_mode, times=times)
+        loss = Recording(classifier_loss(hyper, labels))
+        value, grads = state.net.value_and_grad(self.x_train[idx], loss, mode=hyper.grad_mode)
         g = gradient_list(state.net, grads)
-        if bump > 0:
-            g = silent_bump(state.net, times, labels, bump, g)
         if not all_finite(g):
             raise FloatingPointError(f"non-finite gradient at epoch {state.epoch + 1}, batch {state.batch + 1}")
-        return Minibatch(value, g, {"loss_sum": state.sums["loss_sum"] + value * len(idx)})
+        sums = {"loss_sum": state.sums["loss_sum"] + value * len(idx)}
+        bump = float(hyper.silent_bump)
+        if not bump > 0:
+            return Minibatch(value, g, sums)
+        masks = silent_masks(state.net, loss.times, labels)  # silent before this step's update
+        sums["bumped"] = [int(c) + int(m.sum()) for c, m in
+                          zip(state.sums.get("bumped", [0] * len(masks)), masks)]
+        return Minibatch(value, g, sums, after_step=lambda net: bump_silent(net, masks, bump))
 
     def row(self, state: LoopState, epoch: int, lr: float | None, wall: float) -> dict:
         loss = None if epoch == 0 else state.sums["loss_sum"] / len(self.y_train)
-        return self.metrics(state.net, epoch, loss, lr, wall)
+        row = self.metrics(state.net, epoch, loss, lr, wall)
+        if self.hyper.silent_bump > 0:
+            row["bumped"] = list(state.sums.get("bumped", [0] * state.net.n_layers))  # neurons bumped, per layer
+        return row
 
     def reached(self, row: dict) -> bool:
         return self.until_accuracy is not None and row["train_accuracy"] >= self.until_accuracy

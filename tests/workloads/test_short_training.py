@@ -44,19 +44,38 @@ def test_short_run_improves(name):
 
 
 def test_silent_bump_raises_only_silent_neurons():
-    """The bump touches the label column of samples whose label output stayed silent and the hidden
-    neurons silent for the whole batch; firing neurons keep their exact gradient."""
+    """The bump raises the incoming weights of the label output of samples where it stayed silent and of
+    hidden neurons silent for the whole batch; firing neurons keep their weights."""
     import fpsnn
-    from fpsnn.training.trainer import silent_bump
+    from fpsnn.training.silent import bump_silent, silent_masks
 
     w0 = np.array([[6.0, 0.0, 8.0]])        # hidden 0 and 2 fire (kernel peak 0.25), hidden 1 never does
     w1 = np.array([[8.0, 0.0], [0.0, 0.0], [0.0, 0.0]])   # output 0 fires, output 1 is silent
     net = fpsnn.Network(weights=[w0, w1], alpha=2.0, beta=1.0, t_max=5.0)
     x = np.array([[0.1], [0.2], [0.3]])
-    labels = np.array([0, 1, 1])
-    times = net.simulate(x).times
-    grads = [np.zeros_like(w0), np.zeros_like(w1)]
-    out = silent_bump(net, times, labels, 0.3, grads)
-    assert np.allclose(out[1][:, 1], -0.3 * 2 / 3) and np.all(out[1][:, 0] == 0)
-    assert np.allclose(out[0][:, 1], -0.3) and np.all(out[0][:, [0, 2]] == 0)
-    assert all(np.all(g == 0) for g in grads), "the input gradients are not modified in place"
+    masks = silent_masks(net, net.simulate(x).times, np.array([0, 1, 1]))
+    assert masks[0].tolist() == [False, True, False] and masks[1].tolist() == [False, True]
+    out = bump_silent(net, masks, 0.3)
+    assert np.allclose(out.weights[0] - w0, [[0.0, 0.3, 0.0]])
+    assert np.allclose(out.weights[1] - w1, [[0.0, 0.3]] * 3)
+    assert np.array_equal(net.weights[0], w0), "the network is not modified in place"
+    assert silent_masks(net, net.simulate(x).times, np.array([0, 0, 0]))[1].tolist() == [False, False]
+
+
+def test_a_dead_hidden_layer_stays_dead_without_the_bump_and_revives_with_it():
+    """Exact gradients alone cannot revive a hidden layer that never fires; the bump does."""
+    from fpsnn import datasets
+    from fpsnn.training import Trainer
+
+    x, y = datasets.load("yinyang", "train")
+    spec = datasets.spec("yinyang")
+    hyper = spec.hyper.replace(hidden=(20,), init_mean=(-1.0, 2.0), init_std=(0.01, 0.1), epochs=3,
+                               batch_size=50, lr=2e-3, schedule="none")
+    enc = spec.encoder(hyper)
+    data = (enc(x[:200]), y[:200])
+    off = Trainer(hyper.replace(silent_bump=0.0), data, n_classes=3, seed=0, progress=False).fit()
+    on = Trainer(hyper.replace(silent_bump=0.3), data, n_classes=3, seed=0, progress=False).fit()
+    assert off.history[-1]["dead_hidden"] == [20]
+    assert on.history[-1]["dead_hidden"][0] < 20
+    assert sum(sum(h.get("bumped", [0])) for h in on.history) > 0
+
