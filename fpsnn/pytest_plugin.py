@@ -60,9 +60,11 @@ def assert_fits(model, target: str, dt: float | None = None):
     The failure message is the mapper's: it names the chip limit and the numbers.
     """
     from . import backends
+    from .finetune.chipaware import recorded_dt
     from .resolve import read_model
 
-    net, _, _ = read_model(model)
+    net, metadata, _ = read_model(model)
+    dt = recorded_dt(metadata, target) if dt is None else dt   # a chip-aware model knows its step
     try:
         return backends.get(target).compile(net, dt=dt)
     except ValueError as exc:
@@ -91,9 +93,11 @@ def assert_accuracy_within(model, target: str, data, points: float, engine: str 
 
     if not (np.isfinite(points) and points >= 0):
         raise ValueError(f"points = {points}: must be finite and >= 0 (percentage points)")
+    from .finetune.chipaware import recorded_dt
+
     net, metadata, _ = read_model(model)
     backend = backends.get(target)
-    program, _ = assert_fits(net, target, dt)
+    program, _ = assert_fits(net, target, recorded_dt(metadata, target) if dt is None else dt)
     x, y, name = load_data(data, metadata, subset, net=net)
     res = backend.run(program, x, engine=engine, t_max=net.t_max)
     acc, ref = accuracy(res.first_spikes(), y), float_accuracy(net, x, y)
