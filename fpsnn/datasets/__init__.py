@@ -103,7 +103,7 @@ class Hyperparameters:
             cross entropy of those peaks times ``count_scale`` (1/potential unit).
         silent_bump: a heuristic beside the exact gradient (0 = none): raise the incoming weights of a
             label output that stayed silent, and of hidden neurons silent for a whole minibatch, by this
-            much per step (weight units; ``fpsnn.training.trainer.silent_bump``).
+            much per step (weight units; :mod:`fpsnn.training.silent`).
     Optimisation:
         optimizer: ``"adam"`` (beta1, beta2, eps) or ``"sgd"`` (momentum).
         lr: learning rate. schedule: ``"none"`` (paper), ``"step"`` (lr * lr_decay every lr_step epochs)
