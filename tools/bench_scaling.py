@@ -9,8 +9,7 @@ outputs, alpha = 2, beta = 1, theta = 1, window 5 time units, ``max_spikes`` 32.
 
 Inputs: ``S`` spikes per sample, uniform on [0, 4] over the inputs (``ceil(S / n_in)`` slots each).
 Weights are scaled to the drive so activity stays comparable across ``S`` and ``H``: hidden
-``N(8 / S_in, 8 / S_in)`` with ``S_in = S / n_in * n_in`` the spikes a hidden neuron receives per sample,
-recurrent ``N(0, 0.5 / sqrt(H))`` (zero diagonal), output ``N(4 / H, 4 / H)``. Each point reports the
+``N(8 / S, 8 / S)`` (every hidden neuron receives all ``S`` input spikes of a sample), recurrent ``N(0, 0.5 / sqrt(H))`` (zero diagonal), output ``N(4 / H, 4 / H)``. Each point reports the
 hidden and output spikes it produced, so cost can be read against all spikes, not only the inputs.
 
 Fitted exponent: least squares of ``log(seconds per sample)`` on ``log(total spikes per sample)`` over
@@ -46,7 +45,7 @@ def point(spikes: int, hidden: int, recurrent: bool, args) -> dict:
         slots = rng.choice(n_in * k, size=min(spikes, n_in * k), replace=False)
         x[b].flat[slots] = rng.uniform(0.0, 4.0, size=slots.size)
     x = np.sort(x, axis=2)
-    w1 = rng.normal(8.0 / spikes, 8.0 / spikes, size=(n_in, hidden)) * n_in / n_in
+    w1 = rng.normal(8.0 / spikes, 8.0 / spikes, size=(n_in, hidden))
     w2 = rng.normal(4.0 / hidden, 4.0 / hidden, size=(hidden, 10))
     rec = None
     if recurrent:
