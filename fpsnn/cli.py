@@ -96,15 +96,17 @@ def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
                                help=f"{f.name} ({f.type})")
 
 
-def hyperparameters_from(dataset: str, config: dict | None = None, flags: dict | None = None):
-    """The data set's defaults, updated by a TOML ``config`` dict, then by command-line ``flags``.
+def hyperparameters_from(dataset: str, config: dict | None = None, flags: dict | None = None,
+                         preset: str = "default"):
+    """The data set's ``preset`` (``"default"`` or ``"paper"``), updated by a TOML ``config`` dict, then
+    by command-line ``flags``.
 
     ``config`` keys are :class:`fpsnn.datasets.Hyperparameters` field names (plus ``seed``, handled by
     the caller); an unknown key is a ValueError listing the valid ones.
     """
     from . import datasets
 
-    hyper = datasets.spec(dataset).hyper
+    hyper = datasets.spec(dataset).preset(preset)
     changes = {k: v for k, v in (config or {}).items() if k != "seed"}
     changes.update({k: v for k, v in (flags or {}).items() if v is not None})
     return hyper.replace(**changes)
@@ -116,6 +118,10 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("dataset", nargs="?", choices=NAMES, help="data set to train on (or --data FILE)")
     p.add_argument("--data", metavar="FILE", help="train on your own data: an .npz or .csv file (docs/data.md)")
+    p.add_argument("--preset", choices=("default", "paper"), default="default",
+                   help="starting hyper-parameters: 'default' = fpsnn's best known recipe for the data set "
+                        "(Yin-Yang: silent-neuron bump + cosine lr 2e-3; Iris: reference spike), 'paper' = the "
+                        "paper's appendix tables exactly, for reproduction (docs/training-presets.md)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file of hyper-parameters (flat keys; 'seed' allowed)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<dataset>-seed<seed>); it belongs "
                    "to this run: another run's directory is refused without --force")
@@ -140,7 +146,7 @@ def _train_source(args):
     if args.dataset:
         from . import datasets
 
-        return args.dataset, datasets.spec(args.dataset).hyper, args.dataset
+        return args.dataset, datasets.spec(args.dataset).preset(args.preset), args.dataset
     from .datasets import load_file
 
     ds = load_file(args.data)

@@ -55,7 +55,7 @@ class _DatasetSource:
         return datasets.spec(self.name).encoder(hyper)
 
     def default_hyper(self) -> Hyperparameters:
-        return datasets.spec(self.name).hyper
+        return datasets.spec(self.name).paper   # files without hyper-parameters predate the presets
 
     @property
     def n_features(self) -> int:

@@ -377,7 +377,7 @@ def main(argv=None) -> int:
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
     spec = datasets.spec("yinyang")
-    hyper = spec.hyper.replace(epochs=args.epochs)
+    hyper = spec.paper.replace(epochs=args.epochs)
     if args.lr_fpsnn is not None:
         hyper = hyper.replace(lr=args.lr_fpsnn)
     enc = spec.encoder(hyper)

@@ -68,7 +68,7 @@ def run_seed(seed: int, args, log=print) -> dict:
     from fpsnn.training import evaluate
 
     spec = datasets.spec("yinyang")
-    hyper = spec.hyper.replace(hidden=(args.hidden,), lr=args.float_lr, batch_size=args.batch_size,
+    hyper = spec.paper.replace(hidden=(args.hidden,), lr=args.float_lr, batch_size=args.batch_size,
                                epochs=args.float_epochs)
     enc = spec.encoder(hyper)
     x, y = datasets.load("yinyang", "train")

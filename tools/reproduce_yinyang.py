@@ -29,7 +29,9 @@ from fpsnn.sweep import add_seed_arguments, seed_options
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10, help="number of seeds (0..N-1)")
-    p.add_argument("--epochs", type=int, help="override the paper's 300 epochs")
+    p.add_argument("--preset", choices=("default", "paper"), default="default",
+                   help="'default' (fpsnn's recipe: silent-neuron bump, cosine lr) or 'paper' (Table 3 exactly)")
+    p.add_argument("--epochs", type=int, help="override the 300 epochs")
     p.add_argument("--train-subset", type=int, help="train on the first N training samples only (quick checks)")
     add_seed_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
     from fpsnn import datasets
     from fpsnn.sweep import run_seeds, tree_cpu_seconds
 
-    hyper = datasets.spec("yinyang").hyper
+    hyper = datasets.spec("yinyang").preset(args.preset)
     if args.epochs is not None:
         hyper = hyper.replace(epochs=args.epochs)
     t0 = time.perf_counter()
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
     acc = np.array([r["test_accuracy"] for r in runs])
     walls = np.array([r["wall_s"] for r in runs])
     epoch_s = np.array([s for r in runs for s in r["epoch_wall_s"]])
-    result = {"seeds": args.seeds, "epochs": hyper.epochs, "train_subset": args.train_subset,
+    result = {"preset": args.preset, "seeds": args.seeds, "epochs": hyper.epochs, "train_subset": args.train_subset,
               "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std()),
               "test_accuracies": acc.tolist(), "wall_s_per_run_mean": float(walls.mean()),
               "epoch_s_mean": float(epoch_s.mean()) if epoch_s.size else None, "jobs": args.jobs,

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["NAMES", "SPLITS", "READOUTS", "Hyperparameters", "FORMER_NAMES", "current_names", "DatasetSpec", "load", "spec",
+__all__ = ["NAMES", "SPLITS", "PRESETS", "READOUTS", "Hyperparameters", "FORMER_NAMES", "current_names", "DatasetSpec", "load", "spec",
            "encoder", "MissingExtra", "DataSet", "from_arrays", "load_file"]
 
 NAMES = ("xor", "iris", "yinyang", "japanese_vowels", "basic_motions", "mnist5k")
 SPLITS = ("train", "validation", "test")
+#: hyper-parameter presets: "default" (fpsnn's best known recipe), "paper" (the paper's tables exactly)
+PRESETS = ("default", "paper")
 _MODULES = {name: name for name in NAMES}
 
 #: Former names of :class:`Hyperparameters` fields -> their names now. A former name is accepted
@@ -266,7 +268,10 @@ class DatasetSpec:
     Attributes:
         name: registry name.
         n_features, n_classes: feature and class counts.
-        hyper: the paper's hyper-parameters for this data set.
+        hyper: the ``"default"`` preset: the best recipe fpsnn knows for this data set (what
+            ``fpsnn train NAME`` uses; a module without one uses its published settings).
+        paper: the ``"paper"`` preset: the paper's appendix table exactly (Lee et al. 2023, tables 1-3),
+            for reproduction; for data sets the paper does not use, the module's own settings.
         description: one line on source and splits.
 
     ``n_features`` counts channels for series data; the network's input count is
@@ -277,7 +282,18 @@ class DatasetSpec:
     n_features: int
     n_classes: int
     hyper: Hyperparameters
+    paper: Hyperparameters | None = None
     description: str = field(default="")
+
+    def __post_init__(self):
+        if self.paper is None:
+            object.__setattr__(self, "paper", self.hyper)
+
+    def preset(self, name: str = "default") -> Hyperparameters:
+        """The hyper-parameters of preset ``name`` (one of :data:`PRESETS`)."""
+        if name not in PRESETS:
+            raise ValueError(f"preset = {name!r}: unknown preset; valid: {', '.join(PRESETS)}")
+        return self.hyper if name == "default" else self.paper
 
     def encoder(self, hyper: Hyperparameters | None = None):
         """The data set's encoder for ``hyper`` (default: the data set's settings), fitted on its training
@@ -313,7 +329,8 @@ def spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of data set ``name``."""
     m = _module(name)
     return DatasetSpec(name=name, n_features=m.N_FEATURES, n_classes=m.N_CLASSES,
-                       hyper=m.HYPERPARAMETERS, description=m.DESCRIPTION)
+                       hyper=getattr(m, "DEFAULT_HYPERPARAMETERS", m.HYPERPARAMETERS), paper=m.HYPERPARAMETERS,
+                       description=m.DESCRIPTION)
 
 
 def encoder(name: str, hyper: Hyperparameters | None = None):

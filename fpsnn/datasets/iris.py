@@ -100,6 +100,9 @@ REFERENCE_SPIKE_HYPERPARAMETERS = HYPERPARAMETERS.replace(
     t_bias=0.0, gamma=1.0, tau1=HYPERPARAMETERS.t_input_max / 2, init_mean=(1.5, 2.0), init_std=(0.5, 0.5),
     tau0=0.5, lr=0.02, schedule="cosine", lr_decay=0.01, epochs=800)
 
+# The default preset (``fpsnn train iris``): the reference-spike variant above (docs/training-presets.md).
+DEFAULT_HYPERPARAMETERS = REFERENCE_SPIKE_HYPERPARAMETERS
+
 
 # Table 2 with the penalty's time constant scaled to the horizon: tau1 = T/2, the ratio of Tables 1 and 3
 # (T = 2, tau1 = 1). gamma (e^{f/8} - 1) is 0-0.64 for f in [0, 16], the size of the cross entropy, and

@@ -202,3 +202,15 @@ def test_model_context_alias_still_returns_the_old_tuple(xor_model):
     with pytest.warns(DeprecationWarning, match="fpsnn.resolve.resolve_model"):
         net, metadata, name, enc, hyper = cli.model_context(xor_model, None)
     assert name == metadata["dataset"] == "xor" and net.n_inputs == enc.n_inputs(2) and hyper.epochs >= 1
+
+
+def test_preset_paper_starts_from_the_table_and_flags_still_win(tmp_path, capsys):
+    from fpsnn import datasets
+
+    assert cli.hyperparameters_from("yinyang") == datasets.spec("yinyang").hyper
+    assert cli.hyperparameters_from("yinyang", preset="paper") == datasets.spec("yinyang").paper
+    status, out, _ = run_main(capsys, "train", "yinyang", "--preset", "paper", "--epochs", "0", "--lr", "0.001",
+                              "--out", str(tmp_path / "run"), "--json", "--no-progress")
+    assert status == 0
+    hp = json.loads(out)["hyperparameters"]
+    assert hp["silent_bump"] == 0.0 and hp["schedule"] == "none" and hp["lr"] == 0.001

@@ -65,14 +65,28 @@ def test_bad_name_or_split_lists_the_valid_ones(name, split, word):
 
 
 def test_specs_carry_the_paper_tables():
-    yy = datasets.spec("yinyang").hyper
+    yy = datasets.spec("yinyang").preset("paper")
     assert (yy.alpha, yy.beta, yy.t_early, yy.t_bias, yy.hidden, yy.lr, yy.batch_size, yy.epochs) == \
         (0.999, 1.0, 0.15, 0.9, (150,), 0.0005, 150, 300)
     assert (yy.init_mean, yy.init_std, yy.tau0, yy.gamma) == ((1.5, 2.0), (0.8, 0.1), 0.2, 0.005)
-    iris = datasets.spec("iris").hyper
+    iris = datasets.spec("iris").paper
     assert (iris.beta, iris.t_max, iris.hidden, iris.lr, iris.gamma, iris.tau0) == (0.9, 16.0, (10,), 0.05, 0.1, 1.0)
-    xor = datasets.spec("xor").hyper
+    xor = datasets.spec("xor").preset("paper")
     assert (xor.beta, xor.hidden, xor.lr, xor.gamma, xor.tau0) == (0.99, (4,), 0.1, 0.2, 0.1)
+
+
+def test_presets_paper_is_the_table_and_default_adds_the_remedy():
+    for name in datasets.NAMES:
+        spec = datasets.spec(name)
+        assert spec.preset() == spec.hyper and spec.preset("paper") == spec.paper
+        assert spec.paper.silent_bump == 0.0
+    yy = datasets.spec("yinyang")
+    assert yy.hyper.silent_bump > 0 and yy.hyper.schedule == "cosine"
+    assert yy.hyper.replace(silent_bump=0.0, lr=0.0005, schedule="none", lr_decay=0.1) == yy.paper
+    assert datasets.spec("iris").hyper.t_bias == 0.0  # the reference-spike variant
+    assert datasets.spec("xor").hyper == datasets.spec("xor").paper
+    with pytest.raises(ValueError, match="preset = 'best'.*default, paper"):
+        yy.preset("best")
 
 
 def test_xor_cross_entropy_variant_differs_from_table_1_only_in_gamma():
@@ -104,7 +118,7 @@ def test_iris_encoding_is_the_papers_formula():
 
     full = load_iris().data
     x, _ = datasets.load("iris", "test")
-    t = datasets.encoder("iris")(x)
+    t = datasets.encoder("iris", datasets.spec("iris").paper)(x)
     lo, hi = full.min(axis=0), full.max(axis=0)
     np.testing.assert_allclose(t, 16.0 * (1 - (x - lo) / (hi - lo)))
     assert t.min() >= 0 and t.max() <= 16

@@ -45,7 +45,7 @@ def test_iris_table2_penalty_swamps_the_cross_entropy_and_tau1_of_half_t_fixes_i
     from fpsnn.losses import FirstSpikeCrossEntropy
 
     x, y = datasets.load("iris", "train")
-    t = datasets.encoder("iris")(x)
+    t = datasets.encoder("iris", HYPERPARAMETERS)(x)
     net = train.Trainer(HYPERPARAMETERS, (t, y), seed=0, progress=False).initial_network()
     grads = {}
     for gamma in (HYPERPARAMETERS.gamma, 0.0):
