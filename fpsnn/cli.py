@@ -123,6 +123,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                         "(Yin-Yang: silent-neuron bump + cosine lr 2e-3; Iris: reference spike), 'paper' = the "
                         "paper's appendix tables exactly, for reproduction (docs/training-presets.md)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file of hyper-parameters (flat keys; 'seed' allowed)")
+    p.add_argument("--init", metavar="FILE", help="start from this model's weights and neuron parameters instead of "
+                   "random ones: a NIR graph (.nir, e.g. written by snnTorch, Norse, Rockpool; docs/nir.md) or an "
+                   "fpsnn model file; its sizes must match the data")
     p.add_argument("--out", metavar="DIR", help="output directory (default: runs/<dataset>-seed<seed>); it belongs "
                    "to this run: another run's directory is refused without --force")
     p.add_argument("--force", action="store_true", help="overwrite a directory that holds another run")
@@ -174,6 +177,7 @@ def _run_train(args) -> int:
     identity = {"command": "train", "data": args.dataset or str(Path(args.data).resolve()), "seed": seed,
                 "hyper": {k: v for k, v in hyper.to_dict().items() if k != "epochs"},
                 "train_subset": args.train_subset,
+                **({"init": str(Path(args.init).resolve())} if getattr(args, "init", None) else {}),
                 **({"target": args.target} if getattr(args, "target", None) else {})}
     with claim_run_dir(out, identity, force=args.force, resume=args.resume) as out:
         if args.resume and not (out / "checkpoint.fpsnn").exists():
@@ -199,14 +203,33 @@ def _fit(args, source, hyper, seed: int, out: Path):
     from .training import fit_dataset
 
     _check_train_memory(hyper, args.train_subset or 0)
+    init = _initial_network(args.init, hyper) if getattr(args, "init", None) else None
     if getattr(args, "target", None):
+        if init is not None:
+            raise ValueError("--init: not together with --target (chip-aware training sizes its own network; "
+                             "deploy the imported model with fpsnn deploy, or fine-tune it with fpsnn hil)")
         from .finetune.chipaware import fit_for_target
 
         return fit_for_target(source, args.target, hyper, seed=seed, out_dir=out, progress=not args.no_progress,
                               resume=args.resume, train_subset=args.train_subset, until_accuracy=args.until_accuracy,
                               log=lambda line: print(line, file=sys.stderr, flush=True))
     return fit_dataset(source, hyper, seed=seed, out_dir=out, progress=not args.no_progress, resume=args.resume,
-                       train_subset=args.train_subset, until_accuracy=args.until_accuracy)
+                       train_subset=args.train_subset, until_accuracy=args.until_accuracy, init=init)
+
+
+def _initial_network(path, hyper):
+    """The network ``--init`` names: a NIR graph (window: its own, else the hyper-parameters') or a model file."""
+    from .resolve import read_model
+
+    if str(path).endswith(".nir"):
+        from . import nir
+
+        if not Path(path).is_file():
+            raise ValueError(f"--init {path}: no such file")
+        graph = nir._nir().read(str(path))   # one line naming the extra when nir is missing
+        t_max = None if "t_max" in (getattr(graph, "metadata", None) or {}) else hyper.simulation_window
+        return nir.load(graph, t_max=t_max)
+    return read_model(path)[0]
 
 
 def _check_train_memory(hyper, n_subset: int) -> None:
@@ -322,7 +345,7 @@ def _run_export(args) -> int:
 
 # ------------------------------------------------------------------------------------------- table
 COMMANDS: list[Command] = [
-    Command("train", "train on xor | iris | yinyang with the paper's hyper-parameters", _configure_train, _run_train),
+    Command("train", "train on a bundled data set or --data FILE (--preset default | paper, --target CHIP)", _configure_train, _run_train),
     Command("eval", "accuracy and loss of a model file on a data set split", _configure_eval, _run_eval),
     Command("plot", "figures: first-spike histograms, membrane traces, curves, raster", _configure_plot, _run_plot),
     Command("deploy", "quantize a model for a chip, write its artifacts and report, optionally run data on it",

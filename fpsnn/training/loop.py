@@ -42,6 +42,16 @@ from .params import parameter_list, with_parameter_list
 from .progress import Progress
 from .runfiles import config_differences, initial_arrays, initial_weights, save_model_file
 
+
+def hyper_defaults() -> dict:
+    """Every hyper-parameter that has a default, as stored in a checkpoint (tuples as lists)."""
+    import dataclasses
+
+    from ..datasets import Hyperparameters
+
+    return {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+            for f in dataclasses.fields(Hyperparameters) if f.default is not dataclasses.MISSING}
+
 __all__ = ["LoopState", "Minibatch", "LoopTask", "StepFailed", "EpochLoop", "TrainResult", "check_training_data",
            "Interrupted", "Diverged", "DIVERGED_WEIGHT", "is_interrupt"]
 
@@ -296,7 +306,7 @@ class EpochLoop:
         if md.get("kind") != task.kind:
             raise ValueError(f"{path}: cannot resume, it is a {md.get('kind') or 'older fpsnn'} checkpoint and this "
                              f"is a {task.kind} run")
-        diff = config_differences(task.config(), md.get("config", {}))
+        diff = config_differences(task.config(), md.get("config", {}), defaults={"hyper": hyper_defaults()})
         if diff:
             raise ValueError(f"{path}: cannot resume, settings differ: {diff}")
         net = ck.net

@@ -52,13 +52,20 @@ def fingerprint(*arrays) -> str:
     return h.hexdigest()
 
 
-def config_differences(mine: dict, theirs: dict, prefix: str = "") -> list:
-    """Sorted names of the settings that differ; nested dicts give dotted names (``hyper.lr``)."""
+def config_differences(mine: dict, theirs: dict, prefix: str = "", defaults: dict | None = None) -> list:
+    """Sorted names of the settings that differ; nested dicts give dotted names (``hyper.lr``).
+
+    ``defaults`` (nested like the configs): a setting that ``theirs`` does not have (a file written
+    before the setting existed) counts as its default there, so adding a hyper-parameter with a default
+    that keeps the old behaviour does not stop older runs from resuming.
+    """
+    defaults = defaults or {}
     diff = []
     for k in sorted(set(mine) | set(theirs)):
-        a, b = mine.get(k), theirs.get(k)
+        a, b = mine.get(k), theirs.get(k, defaults.get(k))
         if isinstance(a, dict) and isinstance(b, dict):
-            diff += config_differences(a, b, f"{prefix}{k}.")
+            diff += config_differences(a, b, f"{prefix}{k}.", defaults.get(k) if isinstance(defaults.get(k), dict)
+                                       else None)
         elif a != b:
             diff.append(f"{prefix}{k}")
     return diff

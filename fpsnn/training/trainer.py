@@ -49,6 +49,10 @@ class Trainer(RunFiles, LoopTask):
         metadata: extra JSON stored in the model file (data set name, encoder settings...).
         until_accuracy: stop early once the training accuracy reaches this fraction (``None``: never).
         checkpoint_every: also checkpoint after every so many minibatches (default: at epoch ends only).
+        init: start from this network's weights (e.g. a model imported from NIR, ``fpsnn train --init``)
+            instead of the seed's random ones; its sizes must match the data (inputs, classes) and its
+            neuron parameters replace the hyper-parameters' alpha, beta, theta. The seed still drives the
+            minibatch order.
     """
 
     hyper: Hyperparameters
@@ -61,6 +65,7 @@ class Trainer(RunFiles, LoopTask):
     metadata: dict = field(default_factory=dict)
     until_accuracy: float | None = None
     checkpoint_every: int | None = None
+    init: Network | None = None
 
     kind = "train"
 
@@ -79,13 +84,20 @@ class Trainer(RunFiles, LoopTask):
         if self.checkpoint_every is not None and int(self.checkpoint_every) < 1:
             raise ValueError(f"checkpoint_every = {self.checkpoint_every}: must be >= 1 minibatches (or None)")
         self.out_dir = None if self.out_dir is None else Path(self.out_dir)
+        if self.init is not None:
+            if not isinstance(self.init, Network):
+                raise ValueError(f"init: expected an fpsnn.Network, got {type(self.init).__name__}")
+            if self.init.n_inputs != self.x_train.shape[1] or self.init.sizes[-1] != self.n_classes:
+                raise ValueError(f"init: the network maps {self.init.n_inputs} inputs to {self.init.sizes[-1]} "
+                                 f"outputs; the data have {self.x_train.shape[1]} inputs and {self.n_classes} classes")
         self.loop = EpochLoop(self)
 
     # ------------------------------------------------------------------ public helpers
     def fresh_state(self) -> LoopState:
         """The state of a new run: initial network and shuffling generator from the seed's two streams."""
         init_seq, shuffle_seq = np.random.SeedSequence(int(self.seed)).spawn(2)
-        net = init_network(self.hyper, self.x_train.shape[1], self.n_classes, np.random.default_rng(init_seq))
+        net = (init_network(self.hyper, self.x_train.shape[1], self.n_classes, np.random.default_rng(init_seq))
+               if self.init is None else self.init)
         optimizer = make_optimizer(self.hyper, [p.shape for p in parameter_list(net)])
         return LoopState(net, [w.copy() for w in net.weights], optimizer, np.random.default_rng(shuffle_seq))
 
@@ -115,7 +127,8 @@ class Trainer(RunFiles, LoopTask):
         hyper = self.hyper.to_dict()
         hyper.pop("epochs")
         return {"seed": int(self.seed), "hyper": hyper, "data_sha256": fingerprint(self.x_train, self.y_train),
-                "n_classes": int(self.n_classes)}
+                "n_classes": int(self.n_classes),
+                **({"init_sha256": fingerprint(*self.init.weights)} if self.init is not None else {})}
 
     def zero_sums(self) -> dict:
         return {"loss_sum": 0.0}
@@ -154,7 +167,8 @@ class Trainer(RunFiles, LoopTask):
 def fit_dataset(name, hyper: Hyperparameters | None = None, seed: int = 0, out_dir=None,
                 progress: bool = False, resume: bool = False, train_subset: int | None = None,
                 test_subset: int | None = None, test_split: str = "test", until_accuracy: float | None = None,
-                stop_after: int | None = None, checkpoint_every: int | None = None) -> TrainResult:
+                stop_after: int | None = None, checkpoint_every: int | None = None,
+                init: Network | None = None) -> TrainResult:
     """Load, encode and train a registered data set (``fpsnn.datasets.NAMES``) or a user's data.
 
     Args:
@@ -163,7 +177,7 @@ def fit_dataset(name, hyper: Hyperparameters | None = None, seed: int = 0, out_d
         hyper: overrides the data set's defaults (``None`` = the data set's own).
         train_subset, test_subset: use only the first so many training / test samples (quick runs, tests).
         test_split: the split evaluated after every epoch.
-        Others as in :class:`Trainer` / :meth:`Trainer.fit`.
+        init: a starting network (:class:`Trainer`); others as in :class:`Trainer` / :meth:`Trainer.fit`.
 
     The network's input count is the encoder's ``n_inputs`` (two per channel for send-on-delta), and the
     inputs may carry several spikes each (``(batch, n_in, k)``).
@@ -192,5 +206,5 @@ def fit_dataset(name, hyper: Hyperparameters | None = None, seed: int = 0, out_d
                      "test_subset": test_subset})
     trainer = Trainer(hyper, (enc(x), y), (enc(xt), yt), n_classes=n_classes, seed=seed, out_dir=out_dir,
                       progress=progress, metadata=metadata, until_accuracy=until_accuracy,
-                      checkpoint_every=checkpoint_every)
+                      checkpoint_every=checkpoint_every, init=init)
     return trainer.fit(resume=resume, stop_after=stop_after)

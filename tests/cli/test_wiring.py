@@ -76,3 +76,29 @@ def test_sweep_is_a_command(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["sweep", "--help"])
     assert stop.value.code == 0 and "CONFIG.toml" in capsys.readouterr().out
+
+
+def test_train_init_starts_from_an_imported_nir_model(tmp_path, capsys):
+    """``fpsnn train --init FILE.nir`` starts from the imported weights (epoch 0 = the imported network)."""
+    pytest.importorskip("nir")
+    import numpy as np
+
+    import fpsnn
+    import fpsnn.nir
+    from fpsnn import datasets
+
+    rng = np.random.default_rng(0)
+    spec = datasets.spec("yinyang")
+    n_in = spec.encoder().n_inputs(spec.n_features)
+    net = fpsnn.Network(weights=[rng.normal(1.5, 0.8, (n_in, 12)), rng.normal(2.0, 0.1, (12, 3))],
+                        alpha=0.999, beta=1.0, t_max=spec.hyper.simulation_window)
+    fpsnn.nir.write(net, tmp_path / "init.nir")
+    status = main(["train", "yinyang", "--init", str(tmp_path / "init.nir"), "--epochs", "0",
+                       "--train-subset", "20", "--out", str(tmp_path / "run"), "--json", "--no-progress"])
+    assert status == 0
+    trained, _ = fpsnn.io.load_model(tmp_path / "run" / "model.fpsnn")
+    assert all(np.array_equal(a, b) for a, b in zip(trained.weights, net.weights))
+    capsys.readouterr()
+    bad = main(["train", "xor", "--init", str(tmp_path / "init.nir"), "--epochs", "0",
+                    "--out", str(tmp_path / "run2"), "--no-progress"])
+    assert bad == 2 and "init: the network maps" in capsys.readouterr().err

@@ -74,3 +74,15 @@ def test_resume_names_every_setting_that_differs(tmp_path):
     r = fit_dataset("yinyang", h.replace(epochs=3), seed=3, train_subset=80, test_subset=20, out_dir=tmp_path,
                     resume=True)                        # a larger epoch budget is no difference
     assert r.epochs == 3 and len(r.history) == 4
+
+
+def test_a_checkpoint_written_before_a_new_hyper_parameter_still_resumes():
+    """A hyper-parameter added later with a default that keeps the old behaviour (silent_bump = 0) is
+    read as that default from an older checkpoint, which therefore resumes; another value is refused."""
+    from fpsnn.training.runfiles import config_differences
+
+    old = {"seed": 0, "hyper": {"lr": 0.1}}
+    assert config_differences({"seed": 0, "hyper": {"lr": 0.1, "silent_bump": 0.0}}, old,
+                              defaults={"hyper": {"silent_bump": 0.0}}) == []
+    assert config_differences({"seed": 0, "hyper": {"lr": 0.1, "silent_bump": 0.5}}, old,
+                              defaults={"hyper": {"silent_bump": 0.0}}) == ["hyper.silent_bump"]
