@@ -66,7 +66,21 @@ def _emit(args, result: dict, human: str) -> None:
 
 
 _TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float}
-_CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward")}
+_CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward"),
+            "readout": ("first_spike", "spike_count", "membrane")}
+
+
+class _PerLayer(argparse.Action):
+    """``--hidden 64 32`` or ``--hidden 64,32``: one value per layer, spaces or commas."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        kind = _TUPLE_ITEM[self.dest[3:]]
+        try:
+            parsed = tuple(kind(v) for token in values for v in token.split(",") if v.strip())
+        except ValueError:
+            parser.error(f"{option_string}: expected {kind.__name__} values separated by spaces or commas, "
+                         f"got {' '.join(values)!r}")
+        setattr(namespace, self.dest, parsed)
 
 
 def _scalar_parser(annotation: str):
@@ -84,11 +98,11 @@ def _scalar_parser(annotation: str):
 
 def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per hyper-parameter, generated from the dataclass so the two never drift apart."""
-    group = parser.add_argument_group("hyper-parameters (default: the paper's for the data set)")
+    group = parser.add_argument_group("hyper-parameters (default: the --preset's values for the data set)")
     for f in _hyper_fields():
         flag = "--" + f.name.replace("_", "-")
         if f.name in _TUPLE_ITEM:
-            group.add_argument(flag, dest=f"hp_{f.name}", type=_TUPLE_ITEM[f.name], nargs="+", metavar="V",
+            group.add_argument(flag, dest=f"hp_{f.name}", action=_PerLayer, nargs="+", metavar="V",
                                help=f"{f.name}, one value per layer" if f.name != "hidden" else "hidden sizes")
         else:
             group.add_argument(flag, dest=f"hp_{f.name}", type=_scalar_parser(str(f.type)),

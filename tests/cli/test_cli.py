@@ -214,3 +214,15 @@ def test_preset_paper_starts_from_the_table_and_flags_still_win(tmp_path, capsys
     assert status == 0
     hp = json.loads(out)["hyperparameters"]
     assert hp["silent_bump"] == 0.0 and hp["schedule"] == "none" and hp["lr"] == 0.001
+
+
+def test_per_layer_flags_take_spaces_or_commas_and_readout_is_a_choice(capsys):
+    parser = cli.build_parser()
+    a = parser.parse_args(["train", "yinyang", "--hidden", "64,32", "--init-mean", "1.5", "2", "0.5"])
+    assert a.hp_hidden == (64, 32) and a.hp_init_mean == (1.5, 2.0, 0.5)
+    assert parser.parse_args(["train", "yinyang", "--hidden", "64", "32"]).hp_hidden == (64, 32)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "yinyang", "--hidden", "6x"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "yinyang", "--readout", "loudest"])
+    capsys.readouterr()
