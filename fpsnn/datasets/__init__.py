@@ -234,6 +234,12 @@ class Hyperparameters:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
+#: What the recorded temporal data sets (japanese_vowels, basic_motions, mnist5k) share: the paper's neuron
+#: (alpha 0.999, beta 1, theta 1), no early-spike window, loss time constants for windows of a few time
+#: units, multi-spike neurons; each module replaces the rest (window, sizes, initialisation, lr, epochs).
+TEMPORAL_BASE = dict(alpha=0.999, beta=1.0, theta=1.0, t_early=0.0, gamma=0.005, tau0=0.5, tau1=2.0, max_spikes=32)
+
+
 def _recurrent_flags(value, n_hidden: int) -> tuple:
     """``Hyperparameters.recurrent`` as one bool per hidden layer (see its docstring), or ValueError."""
     if isinstance(value, str):

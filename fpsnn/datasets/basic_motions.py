@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encoding import DeltaEncoder
-from . import Hyperparameters
+from . import TEMPORAL_BASE, Hyperparameters
 from .archive import load_archive
 
 N_FEATURES = 6  # channels
@@ -30,10 +30,9 @@ DESCRIPTION = "Basic Motions (sktime/UEA): 6 IMU channels x 100 steps, 4 activit
 THRESHOLD_SCALE = 0.1  # x the training step-difference std (module docstring)
 
 # Defaults measured in docs/workloads.md (60 hidden fits Xylo IMU: <= 128 hidden reached by the inputs).
-HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_input_max=4.0, t_sim=5.0, t_early=0.0,
-    hidden=(60,), init_mean=(0.08, 0.15), init_std=(0.2, 0.1),
-    lr=0.005, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=10, epochs=30, max_spikes=32)
+HYPERPARAMETERS = Hyperparameters(**{**TEMPORAL_BASE, **dict(
+    t_input_max=4.0, t_sim=5.0, hidden=(60,), init_mean=(0.08, 0.15), init_std=(0.2, 0.1),
+    lr=0.005, batch_size=10, epochs=30)})
 
 
 def load(split: str):

@@ -16,7 +16,7 @@ component) fit Xylo Audio 3.
 from __future__ import annotations
 
 from ..encoding import ChannelReduction, DeltaEncoder
-from . import Hyperparameters
+from . import TEMPORAL_BASE, Hyperparameters
 from .archive import load_archive
 
 N_FEATURES = 12  # channels
@@ -29,10 +29,9 @@ DESCRIPTION = "Japanese Vowels (sktime/UEA): 12 LPC channels, 7-29 frames, 9 spe
 # Defaults measured in docs/workloads.md: the late-label penalty (gamma 0.05, tau1 1) and a stronger
 # output layer at the start keep the label outputs firing (at gamma 0.005 they fell silent); 64 hidden
 # neurons fit Xylo Audio 3 (<= 128 reached by the inputs).
-HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.9, t_sim=4.0, t_early=0.0,
-    hidden=(64,), init_mean=(0.1, 0.2), init_std=(0.3, 0.1),
-    lr=0.001, gamma=0.05, tau0=0.5, tau1=1.0, batch_size=30, epochs=25, max_spikes=32)
+HYPERPARAMETERS = Hyperparameters(**{**TEMPORAL_BASE, **dict(
+    t_input_max=2.9, t_sim=4.0, hidden=(64,), init_mean=(0.1, 0.2), init_std=(0.3, 0.1),
+    lr=0.001, gamma=0.05, tau1=1.0, batch_size=30, epochs=25)})
 
 
 def load(split: str):

