@@ -62,7 +62,7 @@ def test_old_files_without_encoder_or_hyper_use_the_data_sets_defaults(tmp_path)
     path = io.save_model(tmp_path / "old.fpsnn", _net(), {"dataset": "yinyang"})
     ctx = resolve_model(path)
     spec = datasets.spec("yinyang")
-    assert ctx.hyper == spec.hyper and ctx.encoder == spec.encoder(spec.hyper) and ctx.split == "test"
+    assert ctx.hyper == spec.paper and ctx.encoder == spec.encoder(spec.paper) and ctx.split == "test"
 
 
 def test_hyper_parameters_of_a_newer_or_older_file_keep_known_fields(tmp_path):

@@ -9,7 +9,7 @@ from fpsnn.training import Trainer
 def problem():
     """A small trained Yin-Yang network (12 hidden) and its data: the tests' common starting point."""
     spec = datasets.spec("yinyang")
-    hyper = spec.hyper.replace(hidden=(12,), lr=0.01, batch_size=40, epochs=6)
+    hyper = spec.paper.replace(hidden=(12,), lr=0.01, batch_size=40, epochs=6)
     enc = spec.encoder(hyper)
     x, y = datasets.load("yinyang", "train")
     xt, yt = datasets.load("yinyang", "test")
