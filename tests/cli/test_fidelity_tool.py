@@ -14,9 +14,7 @@ the time grid, the decoding or the pipeline-latency handling is broken. (Very fi
 used: there the threshold headroom stops the weights from filling int8 and Xylo's integer decay of
 small states (at least 1 per step) distorts the dynamics, so RMSE need not keep falling.)
 """
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,14 +24,6 @@ from fpsnn.train import init_network
 
 COARSE, FINE = 0.25, 0.02
 CHIPS = ("xylo-audio2", "loihi2")
-
-
-def _tool():
-    path = Path(__file__).resolve().parents[2] / "tools" / "fidelity.py"
-    spec = importlib.util.spec_from_file_location("fidelity_tool", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +38,13 @@ def tiny_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(tiny_model):
+def report(tiny_model, fidelity_tool):
     import contextlib
     import io as text_io
 
     out = text_io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = _tool().main([str(tiny_model), "--chips", ",".join(CHIPS + ("dynapse2",)),
+        status = fidelity_tool.main([str(tiny_model), "--chips", ",".join(CHIPS + ("dynapse2",)),
                                "--dt", f"{COARSE},{FINE}", "--subset", "100", "--json"])
     assert status == 0
     return json.loads(out.getvalue())
@@ -98,13 +88,13 @@ def test_finer_dt_no_larger_rmse(report):
             assert fine[layer]["rmse"] <= coarse[layer]["rmse"], (chip["chip"], layer, fine[layer], coarse[layer])
 
 
-def test_table_lists_every_run_and_the_skip(report):
-    text = _tool().format_table(report)
+def test_table_lists_every_run_and_the_skip(report, fidelity_tool):
+    text = fidelity_tool.format_table(report)
     rows = [line for line in text.splitlines() if line.split()[:1] and line.split()[0] in CHIPS]
     assert len(rows) == 2 * len(CHIPS)
     assert "dynapse2: skipped: no bit-accurate emulator" in text
 
 
-def test_bad_dt_names_the_argument(tiny_model, capsys):
-    assert _tool().main([str(tiny_model), "--dt", "0.01,-1"]) == 2
+def test_bad_dt_names_the_argument(tiny_model, capsys, fidelity_tool):
+    assert fidelity_tool.main([str(tiny_model), "--dt", "0.01,-1"]) == 2
     assert "--dt" in capsys.readouterr().err

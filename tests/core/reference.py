@@ -1,7 +1,7 @@
 r"""Independent brute-force reference for the fpsnn core (test oracle; plain numpy + scipy, slow on purpose).
 
 Nothing here imports the core's simulator or gradients: it is written from the model equations only
-(``/work/shared/paper-notes.md`` section 1 and the ``fpsnn.network`` docstring), so agreement with the core
+(Lee, Haghighatshoar & Karbasi, AISTATS 2023, section 2, and the ``fpsnn.network`` docstring), so agreement with the core
 is evidence, not tautology.
 
 Model (per neuron ``i`` with its own ``alpha_i``, ``beta_i``, ``theta_i``; the synapse belongs to the

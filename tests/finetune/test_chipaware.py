@@ -114,19 +114,8 @@ def test_cli_train_target_then_deploy(tmp_path, capsys):
     assert exc.value.code == 2 and "invalid dt value: 'soon'" in capsys.readouterr().err
 
 
-def _fidelity_tool():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "tools" / "fidelity.py"
-    spec = importlib.util.spec_from_file_location("fidelity_tool", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_fidelity_tool_auto_dt_and_a_column_per_dt(model_file):
-    tool = _fidelity_tool()
+def test_fidelity_tool_auto_dt_and_a_column_per_dt(model_file, fidelity_tool):
+    tool = fidelity_tool
     result = tool.fidelity(model_file, ["xylo-imu"], tool._parse_dts("0.0625,auto"), subset=30)
     runs = result["chips"][0]["runs"]
     assert [r["auto"] for r in runs] == [False, True]
