@@ -21,7 +21,7 @@ File layout (every key is required; the table names group the dataclass fields):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # Python >= 3.11

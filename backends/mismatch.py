@@ -37,7 +37,6 @@ training knows about the chip.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import zlib
 

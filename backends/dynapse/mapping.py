@@ -44,7 +44,7 @@ import numpy as np
 
 from ...network import Network
 from ..report import QuantizationReport, check_fan_in
-from .program import CONSTANTS, CURRENTS, DEFAULT_TIME_UNIT_S, NEURONS_PER_CORE, WEIGHT_CODES, DynapseProgram
+from .program import CONSTANTS, DEFAULT_TIME_UNIT_S, NEURONS_PER_CORE, WEIGHT_CODES, DynapseProgram
 
 __all__ = ["DynapseProgram", "quantize_dynapse", "dequantize_dynapse", "CONSTANTS", "DEFAULT_TIME_UNIT_S", "NEURONS_PER_CORE",
            "tau_to_itau"]

@@ -30,12 +30,6 @@ def lava_loihi_available() -> bool:
     return importlib.util.find_spec("lava.magma.compiler.subcompilers.nc") is not None
 
 
-def lava_loihi_available() -> bool:
-    """True when lava-loihi (the Loihi 2 hardware compiler) is importable."""
-    import_lava()
-    return importlib.util.find_spec("lava.magma.compiler.subcompilers.nc") is not None
-
-
 def available(chip) -> tuple[bool, str]:
     """``(True, "")`` when Lava and lava-loihi can be found for ``chip`` (the system is looked for at run time)."""
     if not lava_available():
