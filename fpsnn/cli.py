@@ -66,8 +66,7 @@ def _emit(args, result: dict, human: str) -> None:
 
 
 _TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float}
-_CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward"),
-            "readout": ("first_spike", "spike_count", "membrane")}
+_CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward")}
 
 
 class _PerLayer(argparse.Action):
@@ -98,6 +97,9 @@ def _scalar_parser(annotation: str):
 
 def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per hyper-parameter, generated from the dataclass so the two never drift apart."""
+    from .datasets import READOUTS
+
+    choices = {**_CHOICES, "readout": READOUTS}
     group = parser.add_argument_group("hyper-parameters (default: the --preset's values for the data set)")
     for f in _hyper_fields():
         flag = "--" + f.name.replace("_", "-")
@@ -106,7 +108,7 @@ def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
                                help=f"{f.name}, one value per layer" if f.name != "hidden" else "hidden sizes")
         else:
             group.add_argument(flag, dest=f"hp_{f.name}", type=_scalar_parser(str(f.type)),
-                               choices=_CHOICES.get(f.name), metavar=None if f.name in _CHOICES else "V",
+                               choices=choices.get(f.name), metavar=None if f.name in choices else "V",
                                help=f"{f.name} ({f.type})")
 
 

@@ -88,6 +88,23 @@ def configure_numba_cache():
 # Pass as ``cache=CACHE`` to every ``njit`` / ``vectorize`` of the package (False: no writable place).
 CACHE = configure_numba_cache()
 
+
+def prefer_passive_waiting() -> str:
+    """Let idle OpenMP threads sleep at once instead of spinning (``OMP_WAIT_POLICY=PASSIVE``), unless
+    the user chose a policy; returns the policy in force.
+
+    Numba's default threading layer is OpenMP. Its worker threads spin for a while at the end of every
+    parallel region; on a machine where another process wants a core, those spinning threads take CPU
+    time from the thread that runs the serial part between regions (the loss) and from the competitor,
+    and the batch waits. Sleeping at once costs a wake-up per region (microseconds, against a batch of
+    milliseconds). Takes effect only if set before the OpenMP runtime starts, i.e. before the first
+    parallel loop of the process: hence at import. Measured ratios: ``docs/performance.md``.
+    """
+    return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+prefer_passive_waiting()
+
 # The only fast-math flag the compiled loops use: let LLVM fuse a * b + c into one fused multiply-add.
 # A fused operation rounds once instead of twice (never less accurate); no reassociation, no
 # approximate division, inf/NaN semantics kept. ~12 % faster event loops.
@@ -325,6 +342,37 @@ def psp_causal(t, alpha, beta):
 def psp_slope_causal(t, alpha, beta):
     """The kernel's slope h'(t) as a numpy ufunc: h'(t) for t > 0, 0 for t <= 0 (1/time-unit)."""
     return psp_slope(t, alpha, beta) if t > 0.0 else 0.0
+
+
+@njit(cache=CACHE, fastmath=FMA)
+def psp_integral(u, alpha, beta):
+    """H(u) = integral of h over [0, u] (time units squared per unit current), u >= 0.
+
+    The kernel is the membrane potential of a unit current decaying at one rate under a leak at the
+    other (it is symmetric in alpha and beta), so with m = min, M = max of the two rates
+    H(u) = (u E(m u) - h(u)) / M, E(y) = (1 - e^{-y}) / y. Below M u = 0.05 that difference cancels,
+    and the series H(u) = sum_k (-1)^k c_k u^{k+2} / (k+2)!, c_k = sum_{i<=k} alpha^i beta^{k-i}, to
+    k = 10 is used instead (truncation below 1e-19 relative).
+    """
+    if u <= 0.0:
+        return 0.0
+    m, big = min(alpha, beta), max(alpha, beta)
+    if big * u < 0.05:
+        total, c, p_beta, fact_pow, sign = 0.0, 0.0, 1.0, u * u / 2.0, 1.0
+        for k in range(11):
+            c = alpha * c + p_beta      # c_k = alpha c_{k-1} + beta^k
+            total += sign * c * fact_pow
+            p_beta *= beta
+            fact_pow *= u / (k + 3)
+            sign = -sign
+        return total
+    return (u * expm1_ratio(m * u) - psp(u, alpha, beta)) / big
+
+
+@numba.vectorize(["float64(float64, float64, float64)"], cache=CACHE)
+def psp_integral_causal(t, alpha, beta):
+    """:func:`psp_integral` as a numpy ufunc: H(t) for t > 0, 0 for t <= 0."""
+    return psp_integral(t, alpha, beta) if t > 0.0 else 0.0
 
 
 @numba.vectorize(["float64(float64, float64)"], cache=CACHE)

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import psp_causal, psp_slope_causal
+from .kernels import psp_causal, psp_integral_causal, psp_slope_causal
 
-__all__ = ["Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
-           "SpikeCountCrossEntropy", "MaxMembraneCrossEntropy", "classifier_loss", "as_loss", "predict",
+#: read-outs whose output layer never fires (theta = inf): the class is read from its potential
+MEMBRANE_READOUTS = ("membrane", "mean_membrane")
+
+__all__ = ["MEMBRANE_READOUTS", "Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
+           "SpikeCountCrossEntropy", "MaxMembraneCrossEntropy", "MeanMembraneCrossEntropy",
+           "classifier_loss", "as_loss", "predict",
            "predict_scores"]
 
 
@@ -343,6 +347,66 @@ class MaxMembraneCrossEntropy(Loss):
         return value, d_times, d_params
 
 
+class MeanMembraneCrossEntropy(Loss):
+    r"""Cross entropy of the time-averaged membrane potential of a non-firing read-out layer.
+
+    The read-out potential :math:`V_o(t) = \sum_j W_{jo}\sum_{g\in F_j} h_o(t - g)` averaged over the
+    window :math:`[0, t_{max}]` is, in closed form,
+
+    .. math:: \bar V_o = \frac1{t_{max}}\sum_j W_{jo}\sum_{g\in F_j,\,g<t_{max}} H_o(t_{max} - g),
+              \qquad H_o(u) = \int_0^u h_o,
+
+    (:func:`fpsnn.kernels.psp_integral`), and :math:`L = -\frac1N\sum_n\log\operatorname{softmax}_{l_n}
+    (s\,\bar V_{n,\cdot})` with ``scale`` :math:`s` (1/potential unit). Every pre-synaptic spike carries
+    a gradient, :math:`\partial\bar V_o/\partial g = -W_{jo} h_o(t_{max} - g)/t_{max}`, so a read-out
+    class cannot fall silent (the failure of first-spike losses on long inputs), and the cost is
+    ``O(batch x pre-spikes x outputs)``, no read-out grid. What a chip that sums its output neurons'
+    potential every step computes (one step's rounding aside).
+    """
+
+    def __init__(self, labels, scale: float = 1.0):
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"scale = {scale}: must be finite and > 0")
+        self.labels = np.asarray(labels)
+        self.scale = float(scale)
+
+    def _pre(self, net, inputs, times):
+        if not net.readout:
+            raise ValueError("readout = 'mean_membrane': the last layer must be a non-firing read-out (theta = inf)")
+        pre = inputs if net.n_layers == 1 else times[-2]
+        pre = pre[:, :, None] if pre.ndim == 2 else pre
+        u = net.t_max - pre                                          # (n, j, k); <= 0 or inf: no term
+        return pre, np.where(np.isfinite(u), u, 0.0)
+
+    def scores(self, net, inputs, times) -> np.ndarray:
+        """The mean potentials over the window (potential units), ``(n, o)``."""
+        _, u = self._pre(net, inputs, times)
+        return self._mean(net, u)[0]
+
+    def _mean(self, net, u):
+        a, b, w = net.alpha[-1], net.beta[-1], net.weights[-1]
+        y = np.stack([psp_integral_causal(u, a[o], b[o]).sum(axis=2) for o in range(w.shape[1])], axis=2)
+        return np.einsum("njo,jo->no", y, w) / net.t_max, y           # y: (n, j, o)
+
+    def evaluate(self, net, inputs, times):
+        pre, u = self._pre(net, inputs, times)
+        v, y = self._mean(net, u)
+        labels = _check_labels(self.labels, *v.shape)
+        value, d_logits = _cross_entropy(self.scale * v, labels)
+        d_v = self.scale * d_logits / net.t_max                      # dL/d(sum, not mean)
+        w = net.weights[-1]
+        d_w = np.einsum("no,njo->jo", d_v, y)
+        a, b = net.alpha[-1], net.beta[-1]
+        d_pre = np.zeros(pre.shape)
+        for o in range(w.shape[1]):                                  # dH(t_max - g)/dg = -h(t_max - g)
+            d_pre -= d_v[:, None, None, o] * w[None, :, None, o] * psp_causal(u, a[o], b[o])
+        d_times = [None] * len(times)
+        if net.n_layers > 1:
+            d_times[-2] = np.where(np.isfinite(times[-2]), d_pre, 0.0)
+        d_params = {"weights": [None] * (net.n_layers - 1) + [d_w]}
+        return value, d_times, d_params
+
+
 def classifier_loss(hyper, labels) -> Loss:
     """The classification loss of ``hyper.readout`` (``"first_spike"`` when the field is absent) for
     ``labels``, with its settings from ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`)."""
@@ -353,4 +417,7 @@ def classifier_loss(hyper, labels) -> Loss:
         return SpikeCountCrossEntropy(labels, tau_c=hyper.tau_count, scale=hyper.count_scale)
     if readout == "membrane":
         return MaxMembraneCrossEntropy(labels, n_read=hyper.n_read, scale=hyper.count_scale)
-    raise ValueError(f"readout = {readout!r}: must be one of 'first_spike', 'spike_count', 'membrane'")
+    if readout == "mean_membrane":
+        return MeanMembraneCrossEntropy(labels, scale=hyper.count_scale)
+    raise ValueError(f"readout = {readout!r}: must be one of 'first_spike', 'spike_count', 'membrane', "
+                     "'mean_membrane'")

@@ -39,7 +39,7 @@ _MODULES = {name: name for name in NAMES}
 FORMER_NAMES = {"t_max": "t_input_max", "n_hidden": "hidden"}
 
 #: The read-outs a classifier can be trained with (``Hyperparameters.readout``; :mod:`fpsnn.losses`).
-READOUTS = ("first_spike", "spike_count", "membrane")
+READOUTS = ("first_spike", "spike_count", "membrane", "mean_membrane")
 
 
 def current_names(values: dict) -> dict:
@@ -103,6 +103,9 @@ class Hyperparameters:
         ``"membrane"``: the output layer never fires (theta = inf); the class is the output whose
             membrane potential peaks highest on ``n_read`` evenly spaced times in ``(0, t_max]``;
             cross entropy of those peaks times ``count_scale`` (1/potential unit).
+        ``"mean_membrane"``: the output layer never fires; the class is the output whose potential,
+            averaged over ``[0, t_max]`` (closed form), is highest; cross entropy of those means times
+            ``count_scale``. Every hidden spike carries gradient, so no class can fall silent.
         silent_bump: a heuristic beside the exact gradient (0 = none): raise the incoming weights of a
             label output that stayed silent, and of hidden neurons silent for a whole minibatch, by this
             much per step (weight units; :mod:`fpsnn.training.silent`).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import classifier_loss, predict_scores
+from ..losses import MEMBRANE_READOUTS, classifier_loss, predict_scores
 from ..network import Network
 
 __all__ = ["SpikeMetrics", "metrics_from_times", "evaluate"]
@@ -71,8 +71,8 @@ class SpikeMetrics:
         n = len(labels)
         first = out[:, :, 0] if out.shape[2] else np.full(out.shape[:2], np.inf)
         readout = getattr(self.hyper, "readout", "first_spike")
-        if readout == "membrane" and net is None:
-            raise ValueError("readout = 'membrane': metrics need the network and its inputs (net=, inputs=)")
+        if readout in MEMBRANE_READOUTS and net is None:
+            raise ValueError(f"readout = {readout!r}: metrics need the network and its inputs (net=, inputs=)")
         loss = classifier_loss(self.hyper if self.hyper is not None else _FIRST_SPIKE, labels)
         if net is None:
             net = _Window(self.t_max)

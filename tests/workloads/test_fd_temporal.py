@@ -1,5 +1,5 @@
 """Exact gradients on temporal workloads' networks: recurrent hidden layers, neurons firing several
-times, hundreds of input spikes per sample, each read-out (first spike, spike count, peak membrane).
+times, hundreds of input spikes per sample, each read-out (first spike, spike count, peak membrane, mean membrane).
 
 Reference: Richardson-extrapolated central differences in float64 (``tests/core/reference.py``, the
 method and error analysis of ``tests/core/test_gradients_fd.py``): step ``h = 1e-5 * max(1, max|W|)``,
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import fpsnn
-from fpsnn.losses import FirstSpikeCrossEntropy, MaxMembraneCrossEntropy, SpikeCountCrossEntropy
+from fpsnn.losses import (MEMBRANE_READOUTS, FirstSpikeCrossEntropy, MaxMembraneCrossEntropy,
+                          MeanMembraneCrossEntropy, SpikeCountCrossEntropy)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "core"))
 from reference import central_difference  # noqa: E402
@@ -43,13 +44,13 @@ def _inputs(rng):
 def _network(rng, readout: str):
     sizes = (N_IN,) + HIDDEN + (N_OUT,)
     weights = [rng.normal(m, 0.15, size=(sizes[l], sizes[l + 1]))
-               for l, m in enumerate((0.06, 0.25, 0.35 if readout != "membrane" else 0.3))]
+               for l, m in enumerate((0.06, 0.25, 0.35 if readout not in MEMBRANE_READOUTS else 0.3))]
     recurrent = []
     for n in HIDDEN:
         r = rng.normal(0.0, 0.2, size=(n, n))
         np.fill_diagonal(r, 0.0)
         recurrent.append(r)
-    theta = [1.0, 1.0, np.inf if readout == "membrane" else 1.0]
+    theta = [1.0, 1.0, np.inf if readout in MEMBRANE_READOUTS else 1.0]
     return fpsnn.Network(weights=weights, recurrent=recurrent + [None], alpha=[1.5, 2.0, 1.2], beta=1.0,
                          theta=theta, t_max=5.0, max_spikes=12)
 
@@ -59,6 +60,8 @@ def _loss(readout, labels):
         return FirstSpikeCrossEntropy(labels, tau0=0.5, tau1=2.0, gamma=0.1)
     if readout == "spike_count":
         return SpikeCountCrossEntropy(labels, tau_c=0.5, scale=0.7)
+    if readout == "mean_membrane":
+        return MeanMembraneCrossEntropy(labels, scale=2.0)
     return MaxMembraneCrossEntropy(labels, n_read=40, scale=2.0)
 
 
@@ -71,7 +74,7 @@ def _case(readout):
         res = net.simulate(x)
         c = _counts(res)
         enough = c[0].max() >= 3 and c[1].max() >= 2 and c[0].max() < net.max_spikes and c[1].max() < net.max_spikes
-        out_ok = readout == "membrane" or (np.all(c[-1].sum(axis=1) > 0) and c[-1].max() < net.max_spikes)
+        out_ok = readout in MEMBRANE_READOUTS or (np.all(c[-1].sum(axis=1) > 0) and c[-1].max() < net.max_spikes)
         if enough and out_ok:
             yield net, x, res, c, rng.integers(0, N_OUT, size=BATCH)
 
@@ -96,7 +99,7 @@ def _flat(grads):
     return np.concatenate([w.ravel() for w in grads["weights"]] + [r.ravel() for r in grads["recurrent"] if r is not None])
 
 
-@pytest.mark.parametrize("readout", ["first_spike", "spike_count", "membrane"])
+@pytest.mark.parametrize("readout", ["first_spike", "spike_count", "membrane", "mean_membrane"])
 def test_recurrent_multispike_many_inputs_match_fd(readout):
     for net, x, res, base, labels in _case(readout):
         assert np.isfinite(x).sum(axis=(1, 2)).min() >= 200
