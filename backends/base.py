@@ -9,6 +9,8 @@
     backend.write_artifacts(program, "out/")            # files the vendor's tools load
     result = backend.run(program, x, engine="auto", t_max=net.t_max)   # spike times of every layer + who ran it
     ok, why = backend.available("vendor")               # is that engine usable here?
+    result = backend.run(program, x, t_max=net.t_max, record=True)     # ... and the output layer's potential
+    v = backend.output_potential(result, program, report)              # (batch, steps, n_out), float units
 
 Every family-specific operation is a method here, so callers never test a family name or a program
 type: a chip family is one subclass (one folder) plus one line in :mod:`.registry`.
@@ -17,6 +19,12 @@ Engines, in the order ``"auto"`` tries them: ``"board"`` (the chip; only when as
 ``engine="board"``, never silently), ``"vendor"`` (the vendor's simulator: xylosim, Lava fixed_pt,
 Rockpool DynapSim), ``"emulator"`` (fpsnn's bit-accurate integer emulator). ``RunResult.engine`` says
 which one ran and ``RunResult.note`` why another did not.
+
+A membrane read-out (an output layer that never fires, ``theta = inf``) is read from the output
+layer's potential: ``run(..., record=True)`` records it (engines that cannot are refused, see
+:meth:`Backend.potential_available`), :meth:`Backend.output_potential` turns the family's integer
+trace into float potential units on the window's steps, :meth:`Backend.readout_saturated` says which
+samples hit the chip's state limit; :mod:`.readout` scores it.
 """
 from __future__ import annotations
 
@@ -41,6 +49,10 @@ class RunResult:
         engine: ``"board"``, ``"vendor"`` or ``"emulator"``.
         engine_name: what exactly ran (``"xylosim 0.1.3"``, ``"lava fixed_pt"``, ...).
         note: why a preferred engine was not used ("" when the first choice ran).
+        state: with ``run(..., record=True)``, one dict per layer of the engine's integer state traces
+            ``(batch, steps, n_l[, n_syn])`` after each step (names and units are the family's: Xylo
+            ``"vmem"``/``"isyn"``, Loihi ``"u"``/``"v"``; read them with :meth:`Backend.output_potential`);
+            empty when not recorded.
     """
 
     times: list
@@ -48,6 +60,7 @@ class RunResult:
     engine: str = ""
     engine_name: str = ""
     note: str = ""
+    state: list = field(default_factory=list)
 
     def first_spikes(self, layer: int = -1) -> np.ndarray:
         t = self.times[layer]
@@ -89,8 +102,15 @@ class Backend:
         self.name = self.chip.name
 
     # --- hooks --------------------------------------------------------------------------------
-    def compile(self, net, dt: float | None = None, per_channel: bool = True):
-        """Quantize and map ``net``: ``(program, QuantizationReport)``."""
+    def compile(self, net, dt: float | None = None, per_channel: bool = True, readout_range: float | None = None):
+        """Quantize and map ``net``: ``(program, QuantizationReport)``.
+
+        ``readout_range`` (float potential units, > 0): for a net whose output layer is a membrane
+        read-out (``theta = inf``), the largest ``|V|`` its potential must reach without saturating the
+        chip's state (:func:`.readout.readout_range` estimates it from data); None: the family's default
+        scale (the read-out's weights fill the integer range; the report's ``binding_limits`` say which
+        potential range that leaves). Ignored for a firing output layer.
+        """
         raise NotImplementedError
 
     def available(self, engine: str) -> tuple[bool, str]:
@@ -113,8 +133,30 @@ class Backend:
         """Write the files a vendor tool loads (spec / config / weights) into ``out_dir``; their paths."""
         raise NotImplementedError
 
-    def _run_engine(self, engine: str, program, x, t_max: float | None) -> RunResult:
+    def _run_engine(self, engine: str, program, x, t_max: float | None, record: bool = False) -> RunResult:
+        """Run on ``engine``; with ``record`` the result carries the engine's state traces (``RunResult.state``)."""
         raise NotImplementedError
+
+    # --- membrane read-out (families with a non-firing output layer implement these) ----------------
+    def potential_available(self, engine: str) -> tuple[bool, str]:
+        """Whether ``engine`` returns the output layer's potential (``run(..., record=True)``), and if
+        not, one line saying so. Default: no engine does (a family without a membrane read-out)."""
+        return False, f"{self.name} has no membrane read-out (its output neurons must fire)"
+
+    def output_potential(self, result: RunResult, program, report) -> np.ndarray:
+        """The output layer's potential of a recorded run, ``(batch, steps, n_out)`` float64 in the float
+        network's potential units; row ``k`` is the end of window step ``k`` (time ``(k + 1) * dt``), the
+        pipeline delay before the output layer removed, so the rows cover ``[0, t_max]``.
+
+        ``report`` is the :class:`~.report.QuantizationReport` of ``program`` (its scales convert the
+        integer state). ValueError when the run recorded no state or the family has no read-out.
+        """
+        raise ValueError(f"{self.name}: no membrane read-out on this chip family")
+
+    def readout_saturated(self, result: RunResult, program) -> np.ndarray:
+        """``(batch,)`` bool: samples whose recorded output potential hit the chip's state limit (its
+        scores are clipped there). Default: none."""
+        return np.zeros(len(result.times[-1]), dtype=bool)
 
     def _dequantize(self, program, t_max: float, max_spikes: int):
         """The float network of ``program`` with every firing threshold 1 (weights relative to it)."""
@@ -212,13 +254,16 @@ class Backend:
         return Network(weights=weights, alpha=net.alpha, beta=net.beta, theta=list(like.theta), t_max=like.t_max,
                        recurrent=recurrent, max_spikes=like.max_spikes)
 
-    def run(self, program, x, engine: str = "auto", t_max: float | None = None) -> RunResult:
+    def run(self, program, x, engine: str = "auto", t_max: float | None = None, record: bool = False) -> RunResult:
         """Run ``program`` on input spike times ``x`` (``(batch, n_in[, k])``) with ``engine``.
 
         ``"auto"`` takes the vendor simulator when it is installed, else the emulator, and records
         why in ``note``; a named engine that is unavailable raises RuntimeError with the reason.
         ``t_max`` (network time units) is the window to run: a chip program holds no window of its
-        own, so the discrete-time adapters require it.
+        own, so the discrete-time adapters require it. ``record``: also record the state traces
+        (``RunResult.state``, for :meth:`output_potential`); an engine that cannot return the output
+        potential (:meth:`potential_available`) is then skipped by ``"auto"`` (``note`` says why) and
+        refused by name (RuntimeError with the reason), never run without it.
         """
         if engine not in ENGINES + ("auto",):
             raise ValueError(f"engine: expected one of {ENGINES + ('auto',)}, got {engine!r}")
@@ -226,12 +271,18 @@ class Backend:
             ok, why = self.available(engine)
             if not ok:
                 raise RuntimeError(f"{self.name}: engine {engine!r} unavailable: {why}")
-            return self._run_engine(engine, program, x, t_max)
+            ok, why = self.potential_available(engine) if record else (True, "")
+            if not ok:
+                raise RuntimeError(f"{self.name}: engine {engine!r} cannot run a membrane read-out: {why}")
+            return self._run_engine(engine, program, x, t_max, record)
         notes = []
         for candidate in ("vendor", "emulator"):
             ok, why = self.available(candidate)
+            if ok and record:
+                ok, why = self.potential_available(candidate)
+                why = why and f"no output potential: {why}"
             if ok:
-                res = self._run_engine(candidate, program, x, t_max)
+                res = self._run_engine(candidate, program, x, t_max, record)
                 res.note = "; ".join(notes)
                 return res
             notes.append(f"{candidate} unavailable ({why})")

@@ -69,8 +69,9 @@ def input_raster(x, n_in: int, dt: float, t_max, latency: int) -> np.ndarray:
     return timegrid.encode(arr, dt, steps)
 
 
-def to_result(spikes, dt: float, engine: str, engine_name: str) -> RunResult:
-    """A :class:`RunResult` from per-layer event rasters ``(batch, steps, n_l)`` of step ``dt``."""
+def to_result(spikes, dt: float, engine: str, engine_name: str, state=None) -> RunResult:
+    """A :class:`RunResult` from per-layer event rasters ``(batch, steps, n_l)`` of step ``dt`` (and,
+    when recorded, the engine's per-layer state traces ``state``)."""
     rasters = [np.asarray(s) for s in spikes]
     return RunResult(times=[timegrid.decode(r, dt) for r in rasters], rasters=rasters,
-                     engine=engine, engine_name=engine_name)
+                     engine=engine, engine_name=engine_name, state=list(state or []))

@@ -8,12 +8,22 @@ when it is missing), else the vendor simulator, else the emulator, and says whic
 :func:`emulate` runs the emulator only. Both return one JSON-ready dict; the CLI prints it
 (``--json``) or a summary.
 
-Only the Backend protocol is used here (``compile``, ``check_fits`` through it, ``resources``,
-``perturb``, ``available``, ``run``, ``write_artifacts``), so a new chip family needs nothing in this
-file. Accuracy is the first-spike classification of :func:`fpsnn.losses.predict` (a silent output
-layer is a wrong answer), in fractions; ``float_accuracy`` is the exact float simulation of the same
-model on the same samples. When the vendor simulator of a target with an emulator ran, the report
-also counts the samples whose spikes (every layer, every step) are identical to the emulator's.
+Only the Backend protocol is used here (``compile``, ``check_fits``, ``resources``, ``perturb``,
+``available``, ``potential_available``, ``run``, ``output_potential`` / ``readout_saturated`` through
+:mod:`fpsnn.backends.readout`, ``write_artifacts``), so a new chip family needs nothing in this file.
+
+Accuracy (fractions) follows the model's read-out (``hyper.readout`` of its metadata,
+:func:`fpsnn.resolve.model_hyper`; ``readout=`` overrides it for files that record none, such as a
+NIR graph): first spike (a silent output layer is a wrong answer) or spike count on the run's output
+spikes, or, for an output layer that never fires (``membrane`` / ``mean_membrane``), its potential,
+recorded by the run and dequantized by the chip family (:func:`fpsnn.backends.readout.chip_accuracy`).
+Such a model is compiled with a ``readout_range`` estimated on the data it will run
+(:func:`fpsnn.backends.readout.readout_range`), and samples whose potential still hit the chip's state
+limit are counted (``readout_saturated``) and warned about. ``float_accuracy`` is the exact float
+simulation of the same model on the same samples, scored with the same read-out. When the vendor
+simulator of a target with an emulator ran, the report also counts the samples whose spikes (every
+layer, every step) are identical to the emulator's, and for a membrane read-out those whose output
+potential trace is too.
 """
 from __future__ import annotations
 
@@ -88,19 +98,79 @@ def accuracy(first_spikes, labels) -> float:
     return metrics_from_times([first[:, :, None]], labels, t_max=np.inf)["accuracy"]
 
 
-def float_accuracy(net, x, y) -> float:
-    """Accuracy of the exact float simulation of ``net`` on input spike times ``x`` with labels ``y``."""
+def float_accuracy(net, x, y, hyper=None) -> float:
+    """Accuracy of the exact float simulation of ``net`` on input spike times ``x`` with labels ``y``,
+    scored with ``hyper``'s read-out (:func:`fpsnn.training.evaluate`; None: first spike)."""
     from .training import evaluate
 
-    return evaluate(net, x, y)["accuracy"]
+    return evaluate(net, x, y, hyper=hyper)["accuracy"]
+
+
+def model_readout(net, metadata: dict, readout: str | None = None):
+    """The hyper-parameters that say how ``net`` is read out: the model's own (``metadata``,
+    :func:`fpsnn.resolve.model_hyper`) with ``readout`` overriding theirs when given; None (first
+    spike) for a bare network without ``readout``.
+
+    Raises ValueError when the read-out and the output layer disagree: an output layer that never
+    fires (``theta = inf``) needs ``membrane`` or ``mean_membrane``, which need such a layer.
+    """
+    from dataclasses import MISSING, fields
+
+    from .datasets import Hyperparameters
+    from .losses import MEMBRANE_READOUTS
+    from .resolve import model_hyper
+
+    hyper = model_hyper(metadata)
+    if readout is not None:
+        if hyper is not None:
+            hyper = hyper.replace(readout=readout)
+        elif readout != "first_spike":
+            # a file without hyper-parameters: the read-out settings' defaults (n_read, count_scale, ...)
+            from types import SimpleNamespace
+
+            hyper = SimpleNamespace(**{**{f.name: f.default for f in fields(Hyperparameters) if f.default is not MISSING},
+                                       "readout": readout})
+    kind = getattr(hyper, "readout", None) or "first_spike"
+    if net.readout and kind not in MEMBRANE_READOUTS:
+        raise ValueError(f"model: the output layer never fires (theta = inf), so read-out {kind!r} cannot score it"
+                         f"{'' if hyper is not None else ' (the model records no read-out)'}; pass --readout "
+                         f"{' or '.join(MEMBRANE_READOUTS)}")
+    if not net.readout and kind in MEMBRANE_READOUTS:
+        raise ValueError(f"model: read-out {kind!r} reads a non-firing output layer (theta = inf), but this model's "
+                         "output layer fires; pass --readout first_spike or spike_count")
+    return hyper
+
+
+def _readout_range(net, hyper, datasets_, log, target: str):
+    """The ``readout_range`` a membrane read-out is compiled with (None for a spike read-out): from the
+    float potential on the data that will run (every given ``(x, y, name)``), else synthetic inputs."""
+    from .backends.readout import needs_potential, readout_range
+
+    if not needs_potential(hyper):
+        return None
+    if not datasets_:
+        r = readout_range(net)
+        log(f"fpsnn: {target}: no data given: the read-out's potential range ({r:.4g}) is estimated on synthetic "
+            "inputs (one spike per input); samples beyond it are counted as saturated")
+        return r
+    return max(readout_range(net, x) for x, _, _ in datasets_)
 
 
 def _identity(a, b) -> dict:
-    """Samples whose event rasters agree in every layer, step and neuron: ``{samples, identical}``."""
+    """Samples whose event rasters agree in every layer, step and neuron: ``{samples, identical}``, and
+    when both runs recorded the output layer's state, ``potential_identical``: samples whose output
+    state traces agree at every step too."""
     same = np.ones(len(a.rasters[0]), dtype=bool)
     for x, y in zip(a.rasters, b.rasters):
         same &= np.all(np.asarray(x).reshape(len(x), -1) == np.asarray(y).reshape(len(y), -1), axis=1)
-    return {"samples": int(same.size), "identical": int(same.sum())}
+    out = {"samples": int(same.size), "identical": int(same.sum())}
+    if a.state and b.state and a.state[-1] and b.state[-1]:
+        traces = same.copy()
+        for key in a.state[-1].keys() & b.state[-1].keys():
+            u, v = np.asarray(a.state[-1][key]), np.asarray(b.state[-1][key])
+            traces &= np.all(u.reshape(len(u), -1) == v.reshape(len(v), -1), axis=1)
+        out["potential_identical"] = int(traces.sum())
+    return out
 
 
 #: A run expected to take longer than this (seconds) is announced with an estimate and shows progress.
@@ -115,47 +185,52 @@ def _pad_cat(arrays: list) -> np.ndarray:
                            for a in arrays])
 
 
-def _run_chunked(backend, program, x, t_max, engine, log):
-    """``backend.run`` on ``x``; the first few samples are timed, and when the whole run is expected to
-    take more than :data:`PROGRESS_AFTER_S` the rest runs in chunks with an estimate and progress lines
-    (a vendor simulator such as Lava takes about 2 s per sample)."""
+def _run_chunked(backend, program, x, t_max, engine, log, record: bool = False):
+    """``backend.run`` on ``x`` (``record``: with the state traces); the first few samples are timed,
+    and when the whole run is expected to take more than :data:`PROGRESS_AFTER_S` the rest runs in
+    chunks with an estimate and progress lines (a vendor simulator such as Lava takes about 2 s per
+    sample)."""
     from .backends.base import RunResult
 
     n = len(x)
     t0 = time.perf_counter()
-    first = backend.run(program, x[:_FIRST_CHUNK], engine=engine, t_max=t_max)
+    first = backend.run(program, x[:_FIRST_CHUNK], engine=engine, t_max=t_max, record=record)
     if n <= _FIRST_CHUNK:
         return first
     per = (time.perf_counter() - t0) / _FIRST_CHUNK
     parts, done = [first], _FIRST_CHUNK
     expected = per * (n - done)
     if expected <= PROGRESS_AFTER_S:
-        parts.append(backend.run(program, x[done:], engine=first.engine, t_max=t_max))
+        parts.append(backend.run(program, x[done:], engine=first.engine, t_max=t_max, record=record))
     else:
         log(f"fpsnn: running {n} samples on {first.engine_name}: about {expected:.0f} s more "
             f"({per:.2f} s per sample)")
         chunk = max(1, int(PROGRESS_AFTER_S / max(per, 1e-9)))
         while done < n:
-            parts.append(backend.run(program, x[done:done + chunk], engine=first.engine, t_max=t_max))
+            parts.append(backend.run(program, x[done:done + chunk], engine=first.engine, t_max=t_max, record=record))
             done = min(n, done + chunk)
             left = (time.perf_counter() - t0) / done * (n - done)
             log(f"fpsnn: {done}/{n} samples on {first.engine_name}, about {left:.0f} s left")
     layers = len(first.times)
     rasters = ([np.concatenate([p.rasters[l] for p in parts]) for l in range(layers)]
                if all(p.rasters for p in parts) else [])
+    state = ([{k: np.concatenate([p.state[l][k] for p in parts]) for k in first.state[l]} for l in range(layers)]
+             if all(p.state for p in parts) else [])
     return RunResult(times=[_pad_cat([p.times[l] for p in parts]) for l in range(layers)], rasters=rasters,
-                     engine=first.engine, engine_name=first.engine_name, note=first.note)
+                     engine=first.engine, engine_name=first.engine_name, note=first.note, state=state)
 
 
-def _run(backend, program, x, y, t_max, engine, log=None) -> tuple:
-    """Run and score: ``(RunResult, {engine, engine_name, note, accuracy, wall_s})``."""
+def _run(backend, program, qreport, x, y, t_max, engine, hyper=None, log=None) -> tuple:
+    """Run and score with ``hyper``'s read-out (:func:`fpsnn.backends.readout.chip_accuracy`):
+    ``(RunResult, {engine, engine_name, note, accuracy, readout[, readout_saturated], wall_s})``."""
+    from .backends.readout import chip_accuracy, needs_potential
+
     t0 = time.perf_counter()
-    res = _run_chunked(backend, program, x, t_max, engine, log or (lambda line: None))
+    res = _run_chunked(backend, program, x, t_max, engine, log or (lambda line: None), record=needs_potential(hyper))
     wall = time.perf_counter() - t0
-    from .training import metrics_from_times
-
-    return res, {"engine": res.engine, "engine_name": res.engine_name, "note": res.note,
-                 "accuracy": metrics_from_times(res.times, y, t_max)["accuracy"], "wall_s": round(wall, 3)}
+    scored = chip_accuracy(backend, program, qreport, res, y, hyper, t_max)
+    return res, {"engine": res.engine, "engine_name": res.engine_name, "note": res.note, **scored,
+                 "wall_s": round(wall, 3)}
 
 
 def _check_mismatch(mismatch, mismatch_seed) -> None:
@@ -170,7 +245,7 @@ def _check_mismatch(mismatch, mismatch_seed) -> None:
 # --------------------------------------------------------------------------------------------- commands
 def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: float | None = None,
            subset: int | None = None, per_channel: bool = True, predict: bool = True, log=None,
-           mismatch: float | None = None, mismatch_seed: int = 0, data=None) -> dict:
+           mismatch: float | None = None, mismatch_seed: int = 0, data=None, readout: str | None = None) -> dict:
     """Compile ``model`` for ``target``, write its artifacts and ``report.json`` into ``out_dir``.
 
     Everything is checked and run before anything is written; the artifacts and the report are then
@@ -196,6 +271,9 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
             nominal program's. None: the nominal device.
         mismatch_seed: which device (the same seed draws the same deviations).
         data: the data of the prediction (default: the model's own data set or data file).
+        readout: how to score the output layer (``fpsnn.datasets.READOUTS``); default: the read-out the
+            model file records (:func:`model_readout`). A membrane read-out runs with the output
+            potential recorded; engines that cannot return it are skipped (``"auto"``) or refused.
 
     Returns:
         The report (also in ``out_dir/report.json``): ``target``, ``engine`` / ``engine_name`` (what
@@ -205,10 +283,13 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
 
     Raises:
         ValueError: unknown target, unreadable model, a network that does not fit (the message names
-            the limit), bad data, an unusable ``out_dir``, a time grid with too many steps.
-        RuntimeError: ``board=True`` but the board (or its software) is missing.
+            the limit; a membrane read-out on a chip whose neurons always fire), a read-out that does not
+            match the output layer, bad data, an unusable ``out_dir``, a time grid with too many steps.
+        RuntimeError: ``board=True`` but the board (or its software) is missing, or it cannot return
+            the output potential a membrane read-out needs.
     """
     from . import backends
+    from .backends.readout import needs_potential, readout_of
     from .backends.timegrid import check_grid
 
     log = log or (lambda line: None)
@@ -217,14 +298,16 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
     check_subset(subset)
     out = check_out_dir(out_dir)
     net, metadata, path = read_model(model)
+    hyper = model_readout(net, metadata, readout)
+    backend.check_fits(net)
     if board:
         ok, why = backend.available("board")
         if not ok:
             raise RuntimeError(f"{target}: no board run: {why}")
+        ok, why = backend.potential_available("board") if needs_potential(hyper) else (True, "")
+        if not ok:
+            raise RuntimeError(f"{target}: no board run of a {readout_of(hyper)} read-out: {why}")
     dt = _model_dt(dt, net, metadata, target, log, subset)
-    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
-    check_grid(net.t_max, qreport.dt)
-    device = program if not mismatch else backend.perturb(program, float(mismatch), seed=int(mismatch_seed))
     # every data spec is resolved (and so checked) before anything runs or is written
     pred_spec = data if data is not None else run_data
     pred_data = run_data_data = None
@@ -233,10 +316,15 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
     if run_data is not None:
         run_data_data = pred_data if data is None and pred_data is not None else load_data(run_data, metadata, subset,
                                                                                               net=net)
+    r_range = _readout_range(net, hyper, [d for d in (pred_data, run_data_data) if d is not None], log, target)
+    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel,
+                                       **({} if r_range is None else {"readout_range": r_range}))
+    check_grid(net.t_max, qreport.dt)
+    device = program if not mismatch else backend.perturb(program, float(mismatch), seed=int(mismatch_seed))
     report = {
         "target": target, "chip": backend.chip.name, "part": backend.chip.part,
         "model": str(path) if path is not None else "<Network>",
-        "dt": float(qreport.dt), "engine": None, "engine_name": None, "accuracy": None,
+        "dt": float(qreport.dt), "readout": readout_of(hyper), "engine": None, "engine_name": None, "accuracy": None,
         "float_accuracy": None, "resources": backend.resources(net, program), "quantization": qreport.to_dict(),
         "mismatch": None if not mismatch else {"spread": float(mismatch), "seed": int(mismatch_seed)},
         "prediction": None, "run": None, "artifacts": [], "warnings": [],
@@ -244,21 +332,23 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
     emu = None
     if pred_data is not None:
         x, y, data_name = pred_data
-        base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y)}
+        base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y, hyper)}
         pred_engine = "emulator" if backend.available("emulator")[0] else "vendor"
         ok, why = backend.available(pred_engine)
+        if ok and needs_potential(hyper):
+            ok, why = backend.potential_available(pred_engine)
         if ok:
-            emu, summary = _run(backend, device, x, y, net.t_max, pred_engine, log)
+            emu, summary = _run(backend, device, qreport, x, y, net.t_max, pred_engine, hyper, log)
             report["prediction"] = {**base, **summary}
         else:
             report["prediction"] = {"data": data_name, "skipped": why}
     if run_data_data is not None:
         x, y, data_name = run_data_data
-        base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y)}
+        base = {"data": data_name, "samples": int(len(y)), "float_accuracy": float_accuracy(net, x, y, hyper)}
         if emu is not None and not board and emu.engine == "vendor" and data is None:
             res, summary = emu, report["prediction"]   # the prediction already ran the vendor simulator
         else:
-            res, summary = _run(backend, device, x, y, net.t_max, "board" if board else "auto", log)
+            res, summary = _run(backend, device, qreport, x, y, net.t_max, "board" if board else "auto", hyper, log)
         if res.note:
             log(f"fpsnn: {target}: {res.note}; ran {res.engine_name} instead")
         report["run"] = {**base, **summary}
@@ -288,6 +378,8 @@ LIMIT_HIT_WORDS = ("reached", "clipped", "saturat", "exceed")
 def deploy_warnings(report: dict, qreport) -> list:
     """Lines a user must see: accuracy lost on the chip (beyond :data:`ACCURACY_LOSS_WARNING`) and the
     chip limits the mapping hit (the ``binding_limits`` of the quantization report that say so)."""
+    from .backends.readout import RANGE_MARGIN
+
     lines = []
     for what in ("prediction", "run"):
         r = report.get(what) or {}
@@ -297,6 +389,11 @@ def deploy_warnings(report: dict, qreport) -> list:
                 lines.append(f"{what} on {r['engine_name']}: accuracy {100 * r['accuracy']:.1f} % vs float "
                              f"{100 * r['float_accuracy']:.1f} %: {100 * lost:.1f} points lost (warning above "
                              f"{100 * ACCURACY_LOSS_WARNING:.0f}); try another --dt or fine-tune with 'fpsnn hil'")
+        if r.get("readout_saturated"):
+            lines.append(f"{what} on {r['engine_name']}: the {r['readout']} read-out's potential hit the chip's state "
+                         f"limit in {r['readout_saturated']}/{r['samples']} samples (their scores are clipped): its "
+                         f"range is {RANGE_MARGIN:g} x the float potential's peak on the data given (synthetic inputs "
+                         "without data); deploy with --data covering the data you run")
     for limit in getattr(qreport, "binding_limits", []) or []:
         if any(word in limit for word in LIMIT_HIT_WORDS):
             lines.append(f"chip limit: {limit}")
@@ -316,11 +413,12 @@ def _model_dt(dt, net, metadata: dict, target: str, log, subset) -> float | None
 
 
 def emulate(model, target: str, data=None, dt: float | None = None, subset: int | None = None,
-            per_channel: bool = True, log=None) -> dict:
+            per_channel: bool = True, log=None, readout: str | None = None) -> dict:
     """Run ``data`` (see :func:`load_data`) through ``target``'s bit-accurate emulator only.
 
-    Returns ``{target, engine, engine_name, data, samples, accuracy, float_accuracy, resources}``;
-    ``log`` takes progress lines of a long run.
+    Returns ``{target, engine, engine_name, data, samples, accuracy, float_accuracy, readout,
+    resources}`` (``readout_saturated`` too for a membrane read-out, see :func:`deploy`); ``log`` takes
+    progress lines of a long run; ``readout`` overrides the model's read-out (:func:`model_readout`).
     Raises ValueError for a target without an emulator (an analog chip) or one the model does not fit.
     """
     from . import backends
@@ -334,13 +432,17 @@ def emulate(model, target: str, data=None, dt: float | None = None, subset: int 
 
     check_subset(subset)
     net, metadata, _ = read_model(model)
+    hyper = model_readout(net, metadata, readout)
+    backend.check_fits(net)
     dt = _model_dt(dt, net, metadata, target, log, subset)
-    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel)
-    check_grid(net.t_max, qreport.dt)
     x, y, data_name = load_data(data, metadata, subset, net=net)
-    _, summary = _run(backend, program, x, y, net.t_max, "emulator", log)
+    r_range = _readout_range(net, hyper, [(x, y, data_name)], log or (lambda line: None), target)
+    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel,
+                                       **({} if r_range is None else {"readout_range": r_range}))
+    check_grid(net.t_max, qreport.dt)
+    _, summary = _run(backend, program, qreport, x, y, net.t_max, "emulator", hyper, log)
     return {"target": target, "data": data_name, "samples": int(len(y)), "dt": float(qreport.dt),
-            "float_accuracy": float_accuracy(net, x, y), **summary,
+            "float_accuracy": float_accuracy(net, x, y, hyper), **summary,
             "resources": backend.resources(net, program)}
 
 
@@ -365,6 +467,13 @@ def _dt_arg(text: str):
 _dt_arg.__name__ = "dt"  # argparse names the type in its error message
 
 
+def _readout_arg(p) -> None:
+    from .datasets import READOUTS
+
+    p.add_argument("--readout", choices=READOUTS, help="how the output layer is scored (default: the read-out the "
+                   "model file records; needed for a NIR graph whose output layer never fires)")
+
+
 def configure_deploy(p) -> None:
     """Arguments of ``fpsnn deploy``."""
     from .backends import available_targets
@@ -387,6 +496,7 @@ def configure_deploy(p) -> None:
     p.add_argument("--mismatch", type=float, metavar="F", help="run on a device with mismatch F, a fraction "
                    "(0.1 = 10 %%; the chip family's mismatch model); the artifacts stay nominal")
     p.add_argument("--mismatch-seed", type=int, default=0, metavar="S", help="which device (default 0)")
+    _readout_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
 
 
@@ -400,6 +510,7 @@ def configure_emulate(p) -> None:
                    "model's validation split); default: the step the model recorded for the target "
                    "('fpsnn train --target'), else the target's")
     p.add_argument("--subset", type=int, metavar="N", help="use only the first N samples")
+    _readout_arg(p)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
 
@@ -430,6 +541,14 @@ def _guard(fn):
     return wrapped
 
 
+def _readout_note(r: dict) -> str:
+    """``", mean_membrane read-out"`` (and saturated samples) for a run not scored by first spikes."""
+    if r.get("readout", "first_spike") == "first_spike":
+        return ""
+    sat = r.get("readout_saturated")
+    return f", {r['readout']} read-out" + (f", {sat} saturated" if sat else "")
+
+
 def _summary_lines(args, rep: dict) -> list:
     res = rep["resources"]
     lines = [f"{args.target}: deployed to {args.out} ({', '.join(Path(a).name for a in rep['artifacts'])})",
@@ -437,12 +556,12 @@ def _summary_lines(args, rep: dict) -> list:
     if rep["prediction"] and "accuracy" in rep["prediction"]:
         p = rep["prediction"]
         lines.append(f"predicted on {p['engine_name']}: accuracy {_pct(p['accuracy'])} "
-                     f"(float {_pct(p['float_accuracy'])}, {p['data']}, {p['samples']} samples)")
+                     f"(float {_pct(p['float_accuracy'])}, {p['data']}, {p['samples']} samples{_readout_note(p)})")
     if rep["run"]:
         r = rep["run"]
         same = r.get("spikes_identical_to_emulator")
         lines.append(f"ran on {r['engine_name']}: accuracy {_pct(r['accuracy'])} (float {_pct(r['float_accuracy'])}, "
-                     f"{r['data']}, {r['samples']} samples)"
+                     f"{r['data']}, {r['samples']} samples{_readout_note(r)})"
                      + (f"; spikes identical to the emulator in {same['identical']}/{same['samples']} samples"
                         if same else ""))
     return lines
@@ -456,7 +575,7 @@ def run_deploy(args) -> int:
     rep = deploy(args.model, args.target, args.out, run_data=args.run, board=args.board, dt=args.dt,
                  subset=args.subset, log=lambda line: print(line, file=sys.stderr, flush=True),
                  mismatch=args.mismatch, mismatch_seed=getattr(args, "mismatch_seed", 0),
-                 data=getattr(args, "data", None))
+                 data=getattr(args, "data", None), readout=getattr(args, "readout", None))
     _print(args, rep, "\n".join(_summary_lines(args, rep)))
     return 0
 
@@ -467,7 +586,7 @@ def run_emulate(args) -> int:
     import sys
 
     r = emulate(args.model, args.target, data=args.data, dt=args.dt, subset=args.subset,
-                log=lambda line: print(line, file=sys.stderr, flush=True))
+                log=lambda line: print(line, file=sys.stderr, flush=True), readout=getattr(args, "readout", None))
     _print(args, r, f"{args.target} emulator: accuracy {_pct(r['accuracy'])} (float {_pct(r['float_accuracy'])}, "
-                    f"{r['data']}, {r['samples']} samples)")
+                    f"{r['data']}, {r['samples']} samples{_readout_note(r)})")
     return 0

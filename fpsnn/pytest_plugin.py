@@ -84,11 +84,16 @@ def assert_accuracy_within(model, target: str, data, points: float, engine: str 
         engine: ``"emulator"`` (default, bit-accurate, no vendor software needed), ``"vendor"`` or ``"auto"``.
         subset: first ``subset`` samples only.
 
+    Both accuracies follow the model's read-out (:func:`fpsnn.deploy.model_readout`); a membrane
+    read-out is compiled with the potential range of ``data`` and scored on the recorded output
+    potential (:func:`fpsnn.backends.readout.chip_accuracy`).
+
     Returns:
         ``{"accuracy", "float_accuracy", "loss_points", "engine_name", "samples"}``.
     """
     from . import backends
-    from .deploy import accuracy, float_accuracy, load_data
+    from .backends.readout import chip_accuracy, needs_potential, readout_range
+    from .deploy import float_accuracy, load_data, model_readout
     from .resolve import read_model
 
     if not (np.isfinite(points) and points >= 0):
@@ -96,11 +101,17 @@ def assert_accuracy_within(model, target: str, data, points: float, engine: str 
     from .finetune.chipaware import recorded_dt
 
     net, metadata, _ = read_model(model)
+    hyper = model_readout(net, metadata)
     backend = backends.get(target)
-    program, _ = assert_fits(net, target, recorded_dt(metadata, target) if dt is None else dt)
+    dt = recorded_dt(metadata, target) if dt is None else dt
+    program, report = assert_fits(net, target, dt)
     x, y, name = load_data(data, metadata, subset, net=net)
-    res = backend.run(program, x, engine=engine, t_max=net.t_max)
-    acc, ref = accuracy(res.first_spikes(), y), float_accuracy(net, x, y)
+    record = needs_potential(hyper)
+    if record:
+        program, report = backend.compile(net, dt=dt, readout_range=readout_range(net, x))
+    res = backend.run(program, x, engine=engine, t_max=net.t_max, record=record)
+    acc = chip_accuracy(backend, program, report, res, y, hyper, net.t_max)["accuracy"]
+    ref = float_accuracy(net, x, y, hyper)
     loss = 100.0 * (ref - acc)
     out = {"accuracy": acc, "float_accuracy": ref, "loss_points": loss, "engine_name": res.engine_name,
            "samples": int(len(y))}

@@ -37,7 +37,7 @@ from .datasets import Hyperparameters, current_names, field_names
 from .encoding import encoder_from_dict
 from .network import Network
 
-__all__ = ["ModelContext", "resolve_model", "read_model", "parse_data_spec", "check_subset"]
+__all__ = ["ModelContext", "resolve_model", "read_model", "model_hyper", "parse_data_spec", "check_subset"]
 
 
 # ------------------------------------------------------------------------------------------- data sources
@@ -209,6 +209,14 @@ def _hyper_from(metadata: dict, source: _DatasetSource | None) -> Hyperparameter
         return Hyperparameters(**known)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"model metadata: hyper-parameters unusable ({exc})") from None
+
+
+def model_hyper(metadata: dict) -> Hyperparameters | None:
+    """The hyper-parameters a model file's ``metadata`` records (read-out and loss settings included),
+    fields it lacks from its own data set's defaults; the data set's defaults when it records none;
+    None when it records none and names no data set (a bare network, a NIR graph). Reads no data."""
+    own = (metadata or {}).get("dataset")
+    return _hyper_from(metadata or {}, _DatasetSource(own) if own in datasets.NAMES else None)
 
 
 def read_model(model) -> tuple[Network, dict, Path | None]:

@@ -32,10 +32,11 @@ class DynapseBackend(Backend):
     #: a fraction at 3 sigma (0.1 = 10 %; None = the nominal circuit).
     mismatch = None
 
-    def compile(self, net, dt: float | None = None, per_channel: bool = True):
+    def compile(self, net, dt: float | None = None, per_channel: bool = True, readout_range: float | None = None):
         """``(DynapseProgram, QuantizationReport)``; ``dt`` defaults to ``net.t_max / 128``.
 
-        ``per_channel`` has no meaning on DYNAP-SE2 (weights are scaled per core) and is ignored.
+        ``per_channel`` has no meaning on DYNAP-SE2 (weights are scaled per core) and is ignored, and so
+        is ``readout_range``: a membrane read-out is refused (its neurons always fire).
         With DynapSim installed the per-layer gains are fitted (:mod:`.calibrate`); without it the
         analytic mapping is kept and the report says so.
         """
@@ -84,7 +85,7 @@ class DynapseBackend(Backend):
 
         return [save_spec(program, Path(out_dir) / "dynapse_spec.json")]
 
-    def _run_engine(self, engine: str, program, x, t_max):
+    def _run_engine(self, engine: str, program, x, t_max, record: bool = False):
         raster = input_raster(x, program.n_inputs, program.dt, t_max, latency=len(program.sizes))
         if engine == "vendor":
             from importlib.metadata import version

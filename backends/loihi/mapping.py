@@ -25,8 +25,10 @@ mantissa, so the largest weight uses the mantissa's top bit. ``per_channel=True`
 neuron's :math:`S_j` until its own threshold or its own largest weight hits its limit (Lava has one
 ``weight_exp`` per Dense, so per-channel scaling lives in ``vth`` and the weight columns);
 ``per_channel=False`` uses one :math:`S` per layer. A membrane read-out layer (``theta = inf``)
-always gets one scale (its potentials are compared with each other), weights filling the mantissa
-at exponent 0 and ``vth`` at its maximum, so it fires only if ``v`` saturates.
+always gets one scale (its potentials are compared with each other), weight exponent 0 and ``vth``
+at its maximum, so it fires only if ``v`` reaches ``vth << 6`` (its range's end); its weights fill
+the mantissa unless a ``readout_range`` :math:`R` asks for a smaller scale
+:math:`S \le (vth_{max} \ll 6) / R`, so that potentials up to :math:`|V| = R` stay below it.
 
 **Decays.** :math:`du` is the integer whose per-step factor :math:`(4095-du)/4096` (Lava adds 1 to
 ``du``) gives the effective :math:`\tau_{syn} = -\Delta t/\ln((4095-du)/4096)` closest to
@@ -54,7 +56,7 @@ from ..report import QuantizationReport, check_fan_in, round_and_count
 from .program import LoihiProgram, effective_weights
 
 __all__ = ["quantize_loihi", "dequantize_loihi", "check_fits", "du_for_tau", "dv_for_tau",
-           "tau_syn_for_du", "tau_mem_for_dv", "DEFAULT_HEADROOM"]
+           "tau_syn_for_du", "tau_mem_for_dv", "readout_scale", "DEFAULT_HEADROOM"]
 
 DEFAULT_HEADROOM = 0.25
 
@@ -174,7 +176,7 @@ def _mantissa(q: np.ndarray, mode: str, name: str, report: QuantizationReport) -
 
 
 def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
-                   headroom: float = DEFAULT_HEADROOM):
+                   headroom: float = DEFAULT_HEADROOM, readout_range: float | None = None):
     """Map a float network onto Loihi 2 (Lava's fixed-point LIF + Dense), see the module docstring.
 
     Args:
@@ -184,6 +186,9 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
         dt: chip step in the network's time unit, > 0.
         per_channel: one scale per post-synaptic neuron (True) or one per layer (False).
         headroom: thresholds stay <= ``headroom * (2**17 - 1)`` (0 < headroom <= 1).
+        readout_range: a membrane read-out only: the largest ``|V|`` (float potential units) its
+            potential must reach below ``vth << 6`` (where it would fire and reset); None: the weights
+            fill the mantissa at exponent 0 (the report's ``binding_limits`` give the range left).
 
     Returns:
         ``(LoihiProgram, QuantizationReport)``; ``report.weight_scale[l]`` maps a float feed-forward
@@ -205,6 +210,8 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
         raise ValueError(f"headroom = {headroom}: must be in (0, 1]")
     _check_structure(desc, net.n_inputs, net.sizes, [w != 0 for w in net.weights],
                      [None if r is None else r != 0 for r in net.recurrent], "net")
+    if readout_range is not None and not (math.isfinite(readout_range) and readout_range > 0):
+        raise ValueError(f"readout_range = {readout_range}: must be finite and > 0 (float potential units)")
     if desc.weight_bits != 8:
         raise ValueError(f"desc: weight_bits = {desc.weight_bits}; Lava's Dense has 8-bit weights")
     vth_shift, act_shift = _scalings(desc)
@@ -226,8 +233,11 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
         with np.errstate(divide="ignore"):
             s_w = np.min([np.where(m > 0, c * 2.0 ** e_lim * unit / (dt * m), np.inf)
                           for m, c in zip(colmax, caps)], axis=0)
-            # (a): the threshold at the headroom limit (no constraint for a read-out)
-            s_th = np.full(n, np.inf) if readout else headroom * vth_max * 2.0 ** vth_shift / theta
+            # (a): the threshold at the headroom limit; a read-out: its range below vth_max << 6
+            if readout:
+                s_th = np.full(n, np.inf if readout_range is None else vth_max * 2.0 ** vth_shift / readout_range)
+            else:
+                s_th = headroom * vth_max * 2.0 ** vth_shift / theta
         scale = np.minimum(s_w, s_th)
         if not np.all(np.isfinite(scale)):
             j = int(np.argmax(~np.isfinite(scale)))
@@ -244,10 +254,15 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
                 grow = np.min([np.where(m > 0, c * 2.0 ** e * unit / (dt * m), np.inf)
                                for m, c, e in zip(colmax, caps, exps)], axis=0)
             scale = np.minimum(s_th, grow)
-        binds = "threshold headroom" if np.all(s_th <= s_w) else "weight mantissa"
+        binds = ("readout_range" if readout else "threshold headroom") if np.all(s_th <= s_w) else "weight mantissa"
         report.binding_limits.append(
             f"layer {l}: scale set by the {binds} ({'read-out, exponent 0' if readout else f'vth <= {headroom:g} * {vth_max}'}"
             f"; weight_exp {exps[0]}{'' if w_rec is None else f', recurrent weight_exp {exps[1]}'})")
+        if readout:
+            report.binding_limits.append(
+                f"layer {l} is a membrane read-out (theta = inf): vth = {vth_max}, read v, not events; potentials "
+                f"up to +-{vth_max * 2.0 ** vth_shift / scale[0]:.4g} float units stay below vth << {vth_shift}"
+                + ("" if readout_range is None else f" (readout_range {readout_range:.4g})"))
         for e in exps:
             if abs(e) == e_max:
                 report.binding_limits.append(f"layer {l}: weight_exp reached the chip limit +-{e_max} "
@@ -298,6 +313,23 @@ def quantize_loihi(net: Network, desc, dt: float, per_channel: bool = True,
     program = LoihiProgram(layers=layers, recurrent=recurrent, dt=dt)
     check_fits(program, desc)
     return program, report
+
+
+def readout_scale(program: LoihiProgram, report, desc=None) -> np.ndarray:
+    r"""Integer ``v`` units per float potential unit of each neuron of the last layer, ``(n,)``.
+
+    The inverse of :func:`quantize_loihi`'s scale :math:`S`: ``report.weight_scale[-1]`` is
+    :math:`\Delta t\,S / 2^{activation\_shift} / 2^{weight\_exp}` (Lava weight per float weight), so
+    :math:`S = \mathrm{weight\_scale} \cdot 2^{activation\_shift + weight\_exp} / \Delta t`
+    (``v = S V``). ``report`` is the :class:`~fpsnn.backends.report.QuantizationReport` (or its
+    ``to_dict()``) of ``program``; ``desc`` the chip description (default: Lava's shifts).
+    """
+    ws = report["weight_scale"] if isinstance(report, dict) else report.weight_scale
+    if len(ws) != len(program.layers):
+        raise ValueError(f"report: {len(ws)} weight scales, the program has {len(program.layers)} layers")
+    _, act_shift = _scalings(desc) if desc is not None else (6, 6)
+    scale = np.broadcast_to(np.asarray(ws[-1], dtype=np.float64), (program.sizes[-1],))
+    return scale * 2.0 ** (act_shift + program.layers[-1].weight_exp) / program.dt
 
 
 # --------------------------------------------------------------------------- dequantize

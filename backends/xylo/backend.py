@@ -13,7 +13,8 @@ import numpy as np
 from ..base import Backend, fit_error
 from ..stepped import input_raster, to_result
 from . import board
-from .mapping import _check_structure, check_fits, dequantize_xylo, quantize_xylo
+from .mapping import _check_structure, check_fits, dequantize_xylo, quantize_xylo, readout_scale
+from .program import LIMITS
 from .vendor import run_xylosim, xylosim_available
 
 __all__ = ["XyloBackend", "LATENCY_STEPS"]
@@ -33,12 +34,13 @@ class XyloBackend(Backend):
     family = "xylo"
     default_steps = DEFAULT_STEPS
 
-    def compile(self, net, dt: float | None = None, per_channel: bool = True):
+    def compile(self, net, dt: float | None = None, per_channel: bool = True, readout_range: float | None = None):
         """``(XyloProgram, QuantizationReport)``; ``dt`` (network time units per step) defaults to
-        ``net.t_max / 64`` (:data:`DEFAULT_STEPS`). ValueError naming the chip limit when ``net`` does not fit."""
+        ``net.t_max / 64`` (:data:`DEFAULT_STEPS`); ``readout_range``: see :func:`~.mapping.quantize_xylo`.
+        ValueError naming the chip limit when ``net`` does not fit."""
         self.check_fits(net)
         dt = self.default_dt(net) if dt is None else dt
-        return quantize_xylo(net, self.chip, dt=dt, per_channel=per_channel)
+        return quantize_xylo(net, self.chip, dt=dt, per_channel=per_channel, readout_range=readout_range)
 
     def _check_net(self, net) -> None:
         """Xylo's structure: exactly one hidden population and one output population, inputs that reach
@@ -77,15 +79,50 @@ class XyloBackend(Backend):
 
         return [save_spec(program, self.chip, Path(out_dir) / "xylo_spec.json")]
 
-    def _run_engine(self, engine: str, program, x, t_max):
+    def _run_engine(self, engine: str, program, x, t_max, record: bool = False):
         check_fits(program, self.chip)
         raster = input_raster(x, program.n_inputs, program.dt, t_max, LATENCY_STEPS)
         if engine == "emulator":
-            res, name = program.run(raster), f"fpsnn Xylo emulator (xylosim v{program.version} arithmetic)"
+            res, name = program.run(raster, record), f"fpsnn Xylo emulator (xylosim v{program.version} arithmetic)"
         elif engine == "vendor":
             from importlib.metadata import version
 
-            res, name = run_xylosim(program, raster), f"xylosim {version('xylosim')} (v{program.version})"
+            res, name = run_xylosim(program, raster, record), f"xylosim {version('xylosim')} (v{program.version})"
         else:
             res, name = board.run_board(program, raster, self.chip), f"{self.chip.part} HDK (samna)"
-        return to_result(res.spikes, program.dt, engine, name)
+        return to_result(res.spikes, program.dt, engine, name, res.state if record else None)
+
+    # --- membrane read-out: the output neurons' vmem, threshold_out = 32767 (never reached unsaturated)
+    def potential_available(self, engine: str) -> tuple[bool, str]:
+        """The emulator and xylosim record ``vmem``; the HDK path reads events only."""
+        if engine == "board":
+            return False, (f"the {self.chip.part} HDK path reads output events only, not vmem; run the membrane "
+                           "read-out on xylosim (engine 'vendor') or the emulator")
+        return True, ""
+
+    def output_potential(self, result, program, report) -> np.ndarray:
+        """Output ``vmem`` divided by :func:`~.mapping.readout_scale` (per neuron), on the window's
+        steps: the run's first ``steps - LATENCY_STEPS`` rows (the last row only covers the pipeline's
+        tail beyond ``t_max``). Row ``k`` matches the float potential at ``(k + 1) * dt`` to well under
+        a step: the hidden -> output delay cancels the chip's lead (inputs act from their step's start,
+        and the current of a step enters vmem within it); measured on Yin-Yang models, the trace
+        matches the float one best at offset 0 of -2..3 steps in half steps."""
+        vmem = _output_trace(result, self.name)["vmem"]
+        steps = vmem.shape[1] - LATENCY_STEPS
+        return vmem[:, :steps, :].astype(np.float64) / readout_scale(program, report)
+
+    def readout_saturated(self, result, program) -> np.ndarray:
+        """An output event (``vmem`` reached 32767, and the event then subtracted it), or ``vmem`` or the
+        synaptic current at an int16 bound."""
+        state = _output_trace(result, self.name)
+        lo, hi = LIMITS["threshold"]
+        at_bound = lambda a: np.any((a <= lo) | (a >= hi), axis=tuple(range(1, a.ndim)))  # noqa: E731
+        return (np.asarray(result.rasters[-1]).any(axis=(1, 2)) | at_bound(state["vmem"])
+                | at_bound(state["isyn"]))
+
+
+def _output_trace(result, name: str) -> dict:
+    """The output layer's recorded traces, or ValueError saying the run recorded none."""
+    if not result.state or not result.state[-1]:
+        raise ValueError(f"{name}: the run recorded no state; run it with record=True to read the output potential")
+    return result.state[-1]

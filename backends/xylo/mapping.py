@@ -48,7 +48,7 @@ from ...network import Network
 from ..report import QuantizationReport, check_fan_in, round_and_count
 from .program import LIMITS, XyloProgram
 
-__all__ = ["quantize_xylo", "dequantize_xylo", "check_fits", "dash_for_tau", "tau_for_dash"]
+__all__ = ["quantize_xylo", "dequantize_xylo", "check_fits", "dash_for_tau", "tau_for_dash", "readout_scale"]
 
 DEFAULT_HEADROOM = 0.5
 
@@ -148,7 +148,7 @@ def _layer_scale(maxw, theta, dt, shift_max, headroom, per_channel):
 
 
 def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
-                  headroom: float = DEFAULT_HEADROOM):
+                  headroom: float = DEFAULT_HEADROOM, readout_range: float | None = None):
     """Map a float two-layer network (hidden, output) onto a Xylo chip.
 
     Args:
@@ -159,6 +159,11 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         dt: chip step in the network's time unit, > 0.
         per_channel: one scale per post-synaptic neuron (True) or one per layer (False).
         headroom: thresholds are kept <= ``headroom * 32767`` (0 < headroom <= 1).
+        readout_range: a membrane read-out only: the largest ``|V|`` (float potential units) its
+            potential must reach below the int16 state limit 32767. The read-out is then scaled as a
+            neuron whose threshold is ``readout_range`` (headroom 1), so ``V = readout_range`` maps to
+            32767. None: weight shift 0 and weights filling int8 (the finest weights); the potential
+            range that leaves is reported in ``binding_limits``.
 
     Returns:
         ``(XyloProgram, QuantizationReport)``.
@@ -199,9 +204,18 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         maxw_h = np.maximum(maxw_h, np.abs(w_rec).max(axis=0))
     s_h, sh_h, bound_h = _layer_scale(maxw_h, net.theta[0], dt, shift_max, headroom, per_channel)
     readout = net.readout
-    theta_out = np.where(np.isinf(net.theta[1]), 1.0, net.theta[1])
-    s_o, sh_o, bound_o = _layer_scale(np.abs(w_out).max(axis=0), theta_out, dt, shift_max,
-                             1.0 if readout else headroom, per_channel)
+    maxw_o = np.abs(w_out).max(axis=0)
+    if readout and readout_range is None:
+        # the range at which the scale that fills int8 without shift meets the state limit
+        with np.errstate(divide="ignore"):
+            theta_out = np.where(maxw_o > 0, LIMITS["threshold"][1] * dt * maxw_o / LIMITS["weight"][1], 1.0)
+    elif readout:
+        if not (math.isfinite(readout_range) and readout_range > 0):
+            raise ValueError(f"readout_range = {readout_range}: must be finite and > 0 (float potential units)")
+        theta_out = np.full(n_out, float(readout_range))
+    else:
+        theta_out = net.theta[1]
+    s_o, sh_o, bound_o = _layer_scale(maxw_o, theta_out, dt, shift_max, 1.0 if readout else headroom, per_channel)
     wlo, whi = LIMITS["weight"]
     tlo, thi = LIMITS["threshold"]
     q_in = round_and_count("weights_in", w_in * dt * s_h / 2 ** sh_h, wlo, whi, report)
@@ -212,8 +226,10 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         q_th_out = np.full(n_out, thi, dtype=np.int64)
         report.clipped["threshold_out"] = 0
         report.rounded_to_zero["threshold_out"] = 0
-        limits.append(f"output layer is a membrane read-out (theta = inf): threshold_out = {thi}, "
-                      "read vmem, not events")
+        span = thi / np.asarray(s_o, dtype=np.float64)
+        limits.append(f"output layer is a membrane read-out (theta = inf): threshold_out = {thi}, read vmem, not "
+                      f"events; potentials up to +-{span.min():.4g} float units fit the int16 state"
+                      + ("" if readout_range is None else f" (readout_range {readout_range:.4g})"))
     else:
         q_th_out = round_and_count("threshold_out", theta_out * s_o, 1, thi, report)
 
@@ -233,7 +249,10 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
 
     report.weight_scale = [s_h * dt / 2 ** sh_h if per_channel else float(s_h[0] * dt / 2 ** sh_h),
                            s_o * dt / 2 ** sh_o if per_channel else float(s_o[0] * dt / 2 ** sh_o)]
-    for name, bound in (("hidden", bound_h), ("output", bound_o)):
+    if readout and readout_range is not None and np.any(bound_o):
+        limits.append(f"output layer: readout_range {readout_range:.4g} binds for {int(np.sum(bound_o))} read-out "
+                      "neuron(s): their weights do not fill the int8 range")
+    for name, bound in (("hidden", bound_h), ("output", np.zeros(0, bool) if readout else bound_o)):
         if np.any(bound):
             limits.append(f"{name} layer: threshold cap (headroom * {thi}) binds for {int(np.sum(bound))} "
                           "neuron(s): their weights do not fill the int8 range")
@@ -251,6 +270,21 @@ def quantize_xylo(net: Network, desc, dt: float, per_channel: bool = True,
         aliases=None, version=desc.version, dt=dt)
     check_fits(prog, desc)
     return prog, report
+
+
+def readout_scale(program: XyloProgram, report) -> np.ndarray:
+    r"""Integer ``vmem`` units per float potential unit of each output neuron, ``(n_out,)``.
+
+    The inverse of :func:`quantize_xylo`'s output scale: ``report.weight_scale[1]`` is
+    :math:`s_o\,\Delta t / 2^{shift}` (integer weight per float weight), so
+    :math:`s_o = \mathrm{weight\_scale} \cdot 2^{shift} / \Delta t` (``vmem = s_o V``). ``report`` is the
+    :class:`~fpsnn.backends.report.QuantizationReport` (or its ``to_dict()``) of ``program``.
+    """
+    ws = report["weight_scale"] if isinstance(report, dict) else report.weight_scale
+    if len(ws) != 2:
+        raise ValueError(f"report: {len(ws)} weight scales, a Xylo program has 2 layers")
+    scale = np.broadcast_to(np.asarray(ws[1], dtype=np.float64), (program.n_outputs,))
+    return scale * 2.0 ** program.weight_shift_out / program.dt
 
 
 # --------------------------------------------------------------------------- dequantize

@@ -161,15 +161,16 @@ def dt_candidates(t_max: float, steps=DT_STEPS) -> list:
     return out
 
 
-def choose_dt(net, target, x, y, candidates=None, log=None) -> tuple:
+def choose_dt(net, target, x, y, candidates=None, log=None, hyper=None) -> tuple:
     """``(dt, {dt: accuracy})``: the chip step with the best emulated accuracy on ``(x, y)``.
 
-    ``x, y`` must be a split the model is not scored on (validation). Ties go to the step closest to
-    the chip's default. Steps the mapper refuses are left out. ValueError when ``target`` has no
-    bit-accurate emulator (an analog chip) or no candidate compiles.
+    ``x, y`` must be a split the model is not scored on (validation). Accuracy follows ``hyper``'s
+    read-out (:func:`fpsnn.backends.readout.chip_accuracy`; None: first spike); a membrane read-out is
+    compiled with the potential range of ``x`` (:func:`fpsnn.backends.readout.readout_range`). Ties
+    go to the step closest to the chip's default. Steps the mapper refuses are left out. ValueError
+    when ``target`` has no bit-accurate emulator (an analog chip) or no candidate compiles.
     """
     from ..backends import get
-    from ..training import metrics_from_times
 
     backend = get(target) if isinstance(target, str) else target
     ok, why = backend.available("emulator")
@@ -178,15 +179,14 @@ def choose_dt(net, target, x, y, candidates=None, log=None) -> tuple:
     log = log or (lambda line: None)
     scores, default, refused = {}, backend.default_dt(net), ""
     candidates = dt_candidates(net.t_max) if candidates is None else list(candidates)
+    r_range = _readout_range(net, hyper, x)
     for dt in candidates:
         try:
-            program, _ = backend.compile(net, dt=dt)
+            scores[float(dt)] = _chip_accuracy(backend, net, dt, x, y, hyper, r_range)
         except ValueError as exc:
             log(f"fpsnn: dt {dt:.4g} skipped: {exc}")
             refused = str(exc)
             continue
-        res = backend.run(program, x, engine="emulator", t_max=net.t_max)
-        scores[float(dt)] = metrics_from_times(res.times, y, net.t_max)["accuracy"]
         log(f"fpsnn: dt {dt:.4g} ({net.t_max / dt:.0f} steps): validation accuracy {100 * scores[float(dt)]:.2f} %")
     if not scores:
         raise ValueError(f"{refused} (no step of {', '.join(f'{d:.4g}' for d in candidates)} compiles for "
@@ -218,7 +218,9 @@ def resolve_dt(dt, net, metadata: dict, target: str, log=None, subset: int | Non
     if ctx.dataset is None:
         raise ValueError("--dt auto: the model names no data set to take a validation split from; pass --dt")
     x, y = ctx.data("validation", subset=subset)
-    return choose_dt(net, target, x, y, log=log)[0]
+    from ..resolve import model_hyper
+
+    return choose_dt(net, target, x, y, log=log, hyper=model_hyper(metadata))[0]
 
 
 # --------------------------------------------------------------------------------------------- the run
@@ -234,12 +236,22 @@ def _source_of(source, hyper):
     return hyper, spec.encoder(hyper), spec.n_classes, (lambda split: datasets.load(source, split))
 
 
-def _chip_accuracy(backend, net, dt, x, y) -> float:
-    from ..training import metrics_from_times
+def _readout_range(net, hyper, x):
+    """The ``readout_range`` of a membrane read-out on ``x`` (None for a spike read-out)."""
+    from ..backends.readout import needs_potential, readout_range
 
-    program, _ = backend.compile(net, dt=dt)
-    return metrics_from_times(backend.run(program, x, engine="emulator", t_max=net.t_max).times, y,
-                              net.t_max)["accuracy"]
+    return readout_range(net, x) if needs_potential(hyper) else None
+
+
+def _chip_accuracy(backend, net, dt, x, y, hyper=None, r_range=None) -> float:
+    """Emulated accuracy of ``net`` at step ``dt`` on ``(x, y)``, scored with ``hyper``'s read-out."""
+    from ..backends.readout import chip_accuracy, needs_potential
+
+    if needs_potential(hyper) and r_range is None:
+        r_range = _readout_range(net, hyper, x)
+    program, report = backend.compile(net, dt=dt, **({} if r_range is None else {"readout_range": r_range}))
+    res = backend.run(program, x, engine="emulator", t_max=net.t_max, record=needs_potential(hyper))
+    return chip_accuracy(backend, program, report, res, y, hyper, net.t_max)["accuracy"]
 
 
 def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None, qat_epochs: int = 10,
@@ -281,16 +293,20 @@ def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None,
     from ..training import evaluate
 
     chip = {"target": target, "dt": None, "hidden": list(hyper.hidden), "notes": notes,
-            "validation": {"samples": int(len(y_val)), "float": evaluate(net, x_val, y_val)["accuracy"]}}
+            "validation": {"samples": int(len(y_val)), "float": evaluate(net, x_val, y_val, hyper)["accuracy"]}}
     if backend.available("emulator")[0]:
-        dt, scores = choose_dt(net, backend, x_val, y_val, log=log)
+        dt, scores = choose_dt(net, backend, x_val, y_val, log=log, hyper=hyper)
         chip["validation"].update(chip_by_dt={f"{k:.6g}": v for k, v in scores.items()}, chip=scores[dt])
         chip["dt"] = dt
-        if qat_epochs:
+        if qat_epochs and net.readout:
+            chip["notes"] = notes + ["no QAT: the fine-tuner scores first spikes and needs a firing output layer, "
+                                     f"this model's is a {hyper.readout} read-out"]
+            log(f"fpsnn: {target}: {chip['notes'][-1]}")
+        elif qat_epochs:
             tuned = FineTuner(net, hyper.replace(epochs=int(qat_epochs), **({"lr": qat_lr} if qat_lr else {})),
                               (x_train, y_train), target, mode="qat", dt=dt, seed=seed, progress=progress,
                               out_dir=None if out_dir is None else Path(out_dir) / "qat").fit(resume=resume)
-            qat_acc = _chip_accuracy(backend, tuned.net, dt, x_val, y_val)
+            qat_acc = _chip_accuracy(backend, tuned.net, dt, x_val, y_val, hyper)
             kept = qat_acc > scores[dt]
             chip["validation"].update(qat=qat_acc, qat_epochs=int(qat_epochs), qat_kept=bool(kept))
             log(f"fpsnn: {target}: QAT {qat_epochs} epochs at dt {dt:.4g}: validation accuracy on the emulator "
