@@ -78,8 +78,9 @@ class SpikeMetrics:
             net = _Window(self.t_max)
         self.n += n
         self.correct += int(np.sum(predict_scores(loss.scores(net, inputs, times)) == labels))
-        self.silent_outputs += int(np.all(np.isinf(first), axis=1).sum())
-        self.silent_label += int(np.isinf(first[np.arange(n), labels]).sum())
+        if readout not in MEMBRANE_READOUTS:  # a potential read-out always answers: nothing is silent
+            self.silent_outputs += int(np.all(np.isinf(first), axis=1).sum())
+            self.silent_label += int(np.isinf(first[np.arange(n), labels]).sum())
         self.spikes += int(sum(int(np.isfinite(t).sum()) for t in times))
         for l in range(len(self.fired)):
             self.fired[l] |= np.isfinite(times[l][:, :, :1]).any(axis=(0, 2))
@@ -98,9 +99,10 @@ class SpikeMetrics:
     def result(self) -> dict:
         """The metrics so far.
 
-        ``accuracy`` (fraction of samples whose earliest output neuron is the label), ``loss`` (mean
-        first-spike cross entropy; only with ``hyper``), ``silent_label`` (fraction whose label neuron
-        never fires), ``silent_outputs`` (fraction with no output spike at all), ``dead_hidden`` (per
+        ``accuracy`` (fraction of samples whose class by the read-out is the label), ``loss`` (mean
+        loss of the read-out; only with ``hyper``), ``silent_label`` (fraction whose label neuron
+        never fires), ``silent_outputs`` (fraction with no output spike at all; both 0 for the membrane
+        read-outs, whose output layer never fires by design and always answers), ``dead_hidden`` (per
         hidden layer, neurons that fired for none of the samples), ``mean_spikes`` (spikes of all
         layers per sample), ``n`` (samples), the extra counters, and with ``keep_first``
         ``first_spikes`` ((n, n_out) time units, inf = silent). Fractions are NaN when ``n = 0``.
