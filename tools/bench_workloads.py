@@ -10,9 +10,25 @@ hyper-parameters and the same initial weights for both methods:
   excluded; numba compilation excluded by a warm-up), input and hidden spikes per sample (the trained
   network on the training subset), test accuracy.
 * snnTorch: the same layers as ``snn.Synaptic`` neurons stepped at ``--dt`` (the time discretisation of
-  ``tools/compare_surrogate.py``, which documents it), fast-sigmoid surrogate, spike-count cross entropy,
-  fed the same encoded spike trains (several spikes of an input in one step add up), same minibatches'
-  size; seconds per training epoch and test accuracy after as many epochs.
+  ``tools/compare_surrogate.py``, which documents it), fast-sigmoid surrogate, fed the same encoded spike
+  trains (several spikes of an input in one step add up), same minibatches' size; seconds per training
+  epoch and test accuracy after as many epochs. Its read-out mirrors the data set's ``hyper.readout``
+  (``compare_surrogate.snn_readout``): ``"mean_membrane"`` (japanese_vowels, basic_motions): a
+  non-firing output layer (threshold 1e9, see ``compare_surrogate.NON_FIRING_THETA``), cross entropy of
+  ``count_scale`` x its membrane potential averaged over the steps, class = argmax of that mean, as
+  fpsnn's ``MeanMembraneCrossEntropy``; ``"first_spike"`` / ``"spike_count"`` (mnist5k): spike-count
+  cross entropy (``snntorch.functional.ce_count_loss``), class = most output spikes. Both sides record
+  their read-out in the JSON (``readout``, ``loss``).
+* ``readout_check`` (snnTorch side, ``"mean_membrane"`` only): on the initial weights and the first
+  ``--check-samples`` training samples, the snnTorch time-mean output potential vs fpsnn's closed form
+  (``MeanMembraneCrossEntropy.scores``): (a) the output layer alone, fed fpsnn's own hidden spike times,
+  which isolates the potential's scale and the time stepping; (b) the whole network from the input
+  raster, where the hidden layer's discrete spikes (and fpsnn's ``max_spikes`` cap) also differ;
+  (c) (one hidden layer) as (b) but the discrete hidden spikes cut at fpsnn's cap per neuron before
+  they reach the output layer: what is left of (b) once the cap, which the snnTorch model lacks, is
+  mirrored. ``hidden_capped_fraction_fpsnn``: (sample, hidden neuron) pairs at fpsnn's cap.
+  Figures: ``rel_l2`` = ||V_snn - V_fpsnn|| / ||V_fpsnn|| over (sample, class), ``scale`` = least-squares
+  factor V_snn ~ scale x V_fpsnn, ``argmax_agreement`` = fraction of samples with the same class.
 * peak memory: the peak resident set size (MiB) of a fresh child process that runs only that method on
   that workload (``resource.getrusage``), so the two methods are measured apart.
 
@@ -84,30 +100,84 @@ def run_fpsnn(name: str, args) -> dict:
     return {"epoch_s": float(np.mean(epoch_s)) if epoch_s else None,
             "samples_per_s": n / float(np.mean(epoch_s)) if epoch_s else None,
             "test_accuracy": result.final.get("test_accuracy"), "train_accuracy": result.final["train_accuracy"],
+            "readout": hyper.readout, "loss": type(classifier_loss(hyper, train[1][:1])).__name__,
+            "count_scale": hyper.count_scale if hyper.readout in ("spike_count", "membrane", "mean_membrane") else None,
             "input_spikes_per_sample": float(np.isfinite(train[0]).reshape(n, -1).sum(axis=1).mean()),
             "hidden_spikes_per_sample": float(sum(np.isfinite(t).sum() for t in sim.times[:-1]) / n),
             "sizes": [int(result.net.n_inputs)] + list(result.net.sizes), "n_train": n, "n_test": len(test[1])}
 
 
+def readout_check(torch, snn, surrogate, hyper, net, x: np.ndarray, dt: float, n_steps: int, slope: float) -> dict:
+    """Time-mean output potential (potential units), snnTorch vs fpsnn, for the non-firing read-out of
+    fpsnn network ``net`` (built from ``hyper``: output theta = inf) on encoded inputs ``x``, snnTorch
+    stepped at ``dt`` (time units) for ``n_steps`` steps; see the module docstring."""
+    from compare_surrogate import NON_FIRING_THETA, build_model, layer_thresholds
+    from fpsnn.losses import MeanMembraneCrossEntropy
+
+    times = net.simulate(x).times
+    v_fp = MeanMembraneCrossEntropy(np.zeros(len(x), dtype=np.int64)).scores(net, x, times)  # (n, n_out)
+    thetas = layer_thresholds(hyper.theta, net.n_layers, "mean_membrane")
+
+    def compare(v):
+        v = np.asarray(v, dtype=np.float64)
+        return {"rel_l2": float(np.linalg.norm(v - v_fp) / np.linalg.norm(v_fp)),
+                "rel_max": float(np.max(np.abs(v - v_fp)) / np.max(np.abs(v_fp))),
+                "scale": float(np.sum(v * v_fp) / np.sum(v_fp * v_fp)),
+                "argmax_agreement": float(np.mean(np.argmax(v, axis=1) == np.argmax(v_fp, axis=1)))}
+
+    with torch.no_grad():
+        # (a) the read-out layer alone, driven by fpsnn's hidden (or input) spike times.
+        pre = x if net.n_layers == 1 else times[-2]
+        out_only = build_model(torch, snn, surrogate, [net.weights[-1]], hyper.alpha, hyper.beta, NON_FIRING_THETA,
+                               dt, slope)
+        v_a = out_only(torch.tensor(multi_spike_raster(pre, dt, n_steps)), mean_mem=True)[1].numpy()
+        # (b) the whole network from the input raster.
+        full = build_model(torch, snn, surrogate, net.weights, hyper.alpha, hyper.beta, thetas, dt, slope)
+        spikes, v_b = full(torch.tensor(multi_spike_raster(x, dt, n_steps)), mean_mem=True)
+        # (c) the discrete hidden spikes beyond fpsnn's per-neuron cap dropped (one hidden layer).
+        caps = tuple(getattr(net, "spike_caps", ())) or (int(net.max_spikes),) * net.n_layers
+        capped = None
+        if net.n_layers == 2:
+            s = spikes[0]
+            kept = s * (torch.cumsum(s, dim=0) <= caps[0])
+            capped = compare(out_only(kept, mean_mem=True)[1].numpy())
+    n = len(x)
+    at_cap = [float(np.mean(np.isfinite(t).sum(axis=2) >= k)) for t, k in zip(times[:-1], caps)]
+    return {"samples": n, "dt": dt, "mean_abs_potential_fpsnn": float(np.mean(np.abs(v_fp))),
+            "output_layer_on_fpsnn_hidden_spikes": compare(v_a), "full_network": compare(v_b.numpy()),
+            "full_network_hidden_capped": capped, "hidden_spike_caps": list(caps[:-1]),
+            "hidden_capped_fraction_fpsnn": at_cap,
+            "hidden_spikes_per_sample_fpsnn": float(sum(np.isfinite(t).sum() for t in times[:-1]) / n),
+            "hidden_spikes_per_sample_snntorch": float(sum(float(s.sum()) for s in spikes[:-1]) / n)}
+
+
 def run_snntorch(name: str, args) -> dict:
-    """The same workload and initial weights trained with snnTorch surrogate gradients."""
+    """The same workload and initial weights trained with snnTorch surrogate gradients, with the
+    read-out that mirrors the data set's ``hyper.readout`` (module docstring)."""
     import torch
     import snntorch as snn
     import snntorch.functional as sf
     from snntorch import surrogate
 
-    from compare_surrogate import build_model, evaluate_snn
+    from compare_surrogate import (NON_FIRING_THETA, build_model, evaluate_snn, layer_thresholds, snn_loss,
+                                   snn_output, snn_readout)
     from fpsnn.training import init_network
 
     spec, (x, y), (xt, yt) = _data(name, args.train_subset, args.test_subset)
     hyper = spec.hyper
+    readout = snn_readout(hyper)
     init_seq, shuffle_seq = np.random.SeedSequence(int(args.seed)).spawn(2)
-    weights = init_network(hyper, x.shape[1], spec.n_classes, np.random.default_rng(init_seq)).weights
+    net0 = init_network(hyper, x.shape[1], spec.n_classes, np.random.default_rng(init_seq))
     n_steps = int(round(hyper.simulation_window / args.dt))
+    check = None
+    if readout == "mean_membrane":
+        check = readout_check(torch, snn, surrogate, hyper, net0, x[:args.check_samples], args.dt, n_steps, args.slope)
     torch.manual_seed(args.seed)
-    model = build_model(torch, snn, surrogate, weights, hyper.alpha, hyper.beta, hyper.theta, args.dt, args.slope)
+    thetas = layer_thresholds(hyper.theta, len(net0.weights), readout)
+    model = build_model(torch, snn, surrogate, net0.weights, hyper.alpha, hyper.beta, thetas, args.dt, args.slope)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr_snntorch)
-    loss_fn = sf.ce_count_loss()
+    count_scale = float(hyper.count_scale)
+    loss_fn = snn_loss(torch, sf, readout, count_scale)
     r_train = torch.tensor(multi_spike_raster(x, args.dt, n_steps))
     r_test = torch.tensor(multi_spike_raster(xt, args.dt, n_steps))
     rng = np.random.default_rng(shuffle_seq)
@@ -119,14 +189,22 @@ def run_snntorch(name: str, args) -> dict:
         for b in range(-(-n // bs)):
             idx = torch.as_tensor(order[b * bs:(b + 1) * bs])
             opt.zero_grad()
-            loss = loss_fn(model(r_train[:, idx])[-1], torch.as_tensor(y[order[b * bs:(b + 1) * bs]]))
+            loss = loss_fn(snn_output(model, r_train[:, idx], readout), torch.as_tensor(y[order[b * bs:(b + 1) * bs]]))
             loss.backward()
             opt.step()
         epoch_s.append(time.perf_counter() - t0)
-    test = evaluate_snn(torch, model, r_test, yt, loss_fn)
+    train = evaluate_snn(torch, model, r_train, y, loss_fn, readout=readout)
+    test = evaluate_snn(torch, model, r_test, yt, loss_fn, readout=readout)
+    mean_membrane = readout == "mean_membrane"
     return {"epoch_s": float(np.mean(epoch_s)) if epoch_s else None,
             "samples_per_s": n / float(np.mean(epoch_s)) if epoch_s else None,
-            "test_accuracy": test["accuracy"], "dt": args.dt, "n_steps": n_steps}
+            "test_accuracy": test["accuracy"], "train_accuracy": train["accuracy"], "dt": args.dt,
+            "n_steps": n_steps, "readout": readout,
+            "loss": ("cross entropy of count_scale x mean output membrane potential" if mean_membrane
+                     else "snntorch.functional.ce_count_loss"),
+            "count_scale": count_scale if mean_membrane else None,
+            "output_threshold": NON_FIRING_THETA if mean_membrane else float(hyper.theta),
+            "lr": args.lr_snntorch, "readout_check": check}
 
 
 def _child(name: str, method: str, args) -> dict:
@@ -157,11 +235,14 @@ def main(argv=None) -> int:
     p.add_argument("--slope", type=float, default=25.0, help="fast-sigmoid surrogate slope")
     p.add_argument("--lr-snntorch", type=float, default=5e-3, help="snnTorch Adam learning rate")
     p.add_argument("--no-snntorch", action="store_true", help="fpsnn only")
+    p.add_argument("--check-samples", type=int, default=40,
+                   help="training samples of the snnTorch-vs-fpsnn read-out potential check (mean_membrane)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args, _ = p.parse_known_args(argv)
-    if args.epochs < 1 or args.train_subset < 0 or args.test_subset < 0 or not args.dt > 0:
-        p.error("need --epochs >= 1, --train-subset >= 0, --test-subset >= 0, --dt > 0")
+    if (args.epochs < 1 or args.train_subset < 0 or args.test_subset < 0 or not args.dt > 0
+            or args.check_samples < 1):
+        p.error("need --epochs >= 1, --train-subset >= 0, --test-subset >= 0, --dt > 0, --check-samples >= 1")
     if args.child:
         name, method = args.child.split(":")
         print(json.dumps(_child(name, method, args)))

@@ -30,6 +30,13 @@ The two losses are different functions (first-spike vs spike-count cross entropy
 chance-level start, so they share the loss axis as in the paper's figure, but only the accuracies are
 directly comparable.
 
+Other read-outs (for ``tools/bench_workloads.py``): the snnTorch side follows the ``readout`` of the
+hyper-parameters it is given (:func:`snn_readout`). ``"first_spike"`` and ``"spike_count"`` train with
+spike-count cross entropy as above; ``"mean_membrane"`` mirrors ``fpsnn.losses.MeanMembraneCrossEntropy``:
+the output layer never fires (threshold :data:`NON_FIRING_THETA`), the logits are ``count_scale`` x its
+membrane potential averaged over the N steps (the rectangle rule for the mean over [0, T]), and the class
+is their argmax.
+
 Time discretization and weight scaling
 --------------------------------------
 fpsnn integrates, per neuron, I' = -alpha I + sum_j W_ji sum_g delta(t - g) and V' = -beta V + I
@@ -102,9 +109,46 @@ def spike_raster(times: np.ndarray, dt: float, n_steps: int) -> np.ndarray:
     return raster
 
 
-def build_model(torch, snn, surrogate, weights, alpha: float, beta: float, theta: float, dt: float,
+#: Threshold (potential units) of a non-firing snnTorch read-out layer, the counterpart of fpsnn's
+#: theta = inf output layer under ``readout = "mean_membrane"``. Finite on purpose: snnTorch's
+#: subtractive reset computes ``mem - reset * threshold`` every step, and with no spike (reset = 0) and
+#: threshold = inf that is 0 * inf = NaN. 1e9 is never reached (read-out potentials are O(1-100)), its
+#: float32 ``mem - threshold`` stays < 0, and the fast-sigmoid derivative there, ~1/(slope * 1e9)^2,
+#: adds nothing measurable to the gradient.
+NON_FIRING_THETA = 1e9
+
+#: fpsnn read-out (``Hyperparameters.readout``) -> the snnTorch read-out that mirrors it here:
+#: the spike read-outs keep snnTorch's spike-count cross entropy (``ce_count_loss``, the comparison of
+#: the paper's figure); ``mean_membrane`` gets the same loss as fpsnn (:func:`snn_loss`).
+SNN_READOUTS = {"first_spike": "spike_count", "spike_count": "spike_count", "mean_membrane": "mean_membrane"}
+
+
+def snn_readout(hyper) -> str:
+    """The snnTorch read-out for ``hyper.readout`` (``"first_spike"`` when absent), see
+    :data:`SNN_READOUTS`: ``"spike_count"`` or ``"mean_membrane"``. ValueError for a read-out this
+    tool does not mirror (``"membrane"``, the peak potential)."""
+    readout = getattr(hyper, "readout", "first_spike")
+    if readout not in SNN_READOUTS:
+        raise ValueError(f"readout = {readout!r}: the snnTorch side mirrors only {', '.join(map(repr, SNN_READOUTS))}")
+    return SNN_READOUTS[readout]
+
+
+def layer_thresholds(theta: float, n_layers: int, readout: str = "spike_count") -> list:
+    """Per-layer snnTorch thresholds: ``theta`` everywhere, the output layer :data:`NON_FIRING_THETA`
+    under the ``"mean_membrane"`` read-out (potential units)."""
+    out = [float(theta)] * int(n_layers)
+    if readout == "mean_membrane":
+        out[-1] = NON_FIRING_THETA
+    return out
+
+
+def build_model(torch, snn, surrogate, weights, alpha: float, beta: float, theta, dt: float,
                 slope: float):
-    """snnTorch model of the layered network: one ``snn.Synaptic`` layer per weight matrix."""
+    """snnTorch model of the layered network: one ``snn.Synaptic`` layer per weight matrix.
+
+    ``theta``: one threshold for every layer, or one per layer (:func:`layer_thresholds`), potential units.
+    """
+    thetas = [float(t) for t in np.broadcast_to(np.asarray(theta, dtype=np.float64), (len(weights),))]
 
     class SurrogateSNN(torch.nn.Module):
         def __init__(self):
@@ -114,13 +158,18 @@ def build_model(torch, snn, surrogate, weights, alpha: float, beta: float, theta
             self.weights = torch.nn.ParameterList(
                 [torch.nn.Parameter(torch.tensor(np.asarray(w), dtype=torch.float32)) for w in weights])
             self.lifs = torch.nn.ModuleList([
-                snn.Synaptic(alpha=math.exp(-alpha * dt), beta=math.exp(-beta * dt), threshold=theta,
+                snn.Synaptic(alpha=math.exp(-alpha * dt), beta=math.exp(-beta * dt), threshold=th,
                              spike_grad=surrogate.fast_sigmoid(slope=slope), reset_mechanism="subtract",
                              reset_delay=False)
-                for _ in weights])
+                for th in thetas])
 
-        def forward(self, raster, record_mem: bool = False):
-            """raster (steps, batch, n_in) -> spikes of every layer [(steps, batch, n_l)] (+ membranes)."""
+        def forward(self, raster, record_mem: bool = False, mean_mem: bool = False):
+            """raster (steps, batch, n_in) -> spikes of every layer [(steps, batch, n_l)] (+ membranes).
+
+            ``record_mem``: also every layer's membrane potential [(steps, batch, n_l)];
+            ``mean_mem``: also the last layer's potential averaged over the steps 1..N, (batch, n_out)
+            (the rectangle rule for (1/T) * integral of V over [0, T]; potential units). One of the two.
+            """
             n_steps, batch = raster.shape[0], raster.shape[1]
             # The first layer's input current does not depend on the state: one matmul for all steps.
             cur0 = self.dt * torch.matmul(raster, self.weights[0])
@@ -128,6 +177,7 @@ def build_model(torch, snn, surrogate, weights, alpha: float, beta: float, theta
             mem = [torch.zeros(batch, w.shape[1]) for w in self.weights]
             spikes = [[] for _ in self.weights]
             mems = [[] for _ in self.weights]
+            mem_sum = 0.0
             for t in range(n_steps):
                 cur = cur0[t]
                 for l, lif in enumerate(self.lifs):
@@ -137,12 +187,41 @@ def build_model(torch, snn, surrogate, weights, alpha: float, beta: float, theta
                     spikes[l].append(spk)
                     if record_mem:
                         mems[l].append(mem[l])
+                if mean_mem:
+                    mem_sum = mem_sum + mem[-1]
             out = [torch.stack(s) for s in spikes]
             if record_mem:
                 return out, [torch.stack(m) for m in mems]
+            if mean_mem:
+                return out, mem_sum / n_steps
             return out
 
     return SurrogateSNN()
+
+
+def snn_output(model, raster, readout: str = "spike_count"):
+    """What the loss of ``readout`` reads: ``"spike_count"``: the last layer's spikes (steps, batch,
+    n_out); ``"mean_membrane"``: its time-averaged membrane potential (batch, n_out), potential units."""
+    if readout == "mean_membrane":
+        return model(raster, mean_mem=True)[1]
+    return model(raster)[-1]
+
+
+def snn_loss(torch, sf, readout: str = "spike_count", count_scale: float = 1.0):
+    """The snnTorch loss of ``readout``, ``loss(output, labels)`` on :func:`snn_output`'s output:
+    ``"spike_count"``: ``snntorch.functional.ce_count_loss`` (softmax of the output spike counts);
+    ``"mean_membrane"``: cross entropy of ``count_scale`` (1/potential unit) x the mean potentials,
+    the discrete counterpart of ``fpsnn.losses.MeanMembraneCrossEntropy``."""
+    if readout == "spike_count":
+        return sf.ce_count_loss()
+    if readout != "mean_membrane":
+        raise ValueError(f"readout = {readout!r}: must be 'spike_count' or 'mean_membrane'")
+    scale = float(count_scale)
+
+    def mean_membrane_ce(mean_mem, labels):
+        return torch.nn.functional.cross_entropy(scale * mean_mem, labels)
+
+    return mean_membrane_ce
 
 
 def count_predict(counts: np.ndarray, first_step: np.ndarray) -> np.ndarray:
@@ -205,18 +284,30 @@ def discretization_check(torch, model, fp_net, x_enc: np.ndarray, dt: float, n_s
 
 
 # ----------------------------------------------------------------------------------- snnTorch training
-def evaluate_snn(torch, model, raster, labels: np.ndarray, loss_fn, chunk: int = 1000) -> dict:
+def evaluate_snn(torch, model, raster, labels: np.ndarray, loss_fn, chunk: int = 1000,
+                 readout: str = "spike_count") -> dict:
+    """Accuracy and mean loss of ``model`` on ``raster`` (steps, batch, n_in) with ``labels``.
+
+    Prediction by ``readout``: ``"spike_count"``: :func:`count_predict`; ``"mean_membrane"``: the
+    output with the highest time-averaged potential (as fpsnn's metrics). ``loss_fn``: :func:`snn_loss`'s.
+    """
     n_steps = raster.shape[0]
-    counts, first, loss_sum = [], [], 0.0
+    counts, first, means, loss_sum = [], [], [], 0.0
     with torch.no_grad():
         for s in range(0, len(labels), chunk):
-            out = model(raster[:, s:s + chunk])[-1]
+            out = snn_output(model, raster[:, s:s + chunk], readout)
             y = torch.tensor(labels[s:s + chunk])
             loss_sum += float(loss_fn(out, y)) * len(y)
             o = out.numpy()
+            if readout == "mean_membrane":
+                means.append(o)
+                continue
             counts.append(o.sum(axis=0))
             first.append(np.where(o.any(axis=0), np.argmax(o, axis=0), n_steps))
-    pred = count_predict(np.concatenate(counts), np.concatenate(first))
+    if readout == "mean_membrane":
+        pred = np.argmax(np.concatenate(means), axis=1)
+    else:
+        pred = count_predict(np.concatenate(counts), np.concatenate(first))
     return {"accuracy": float(np.mean(pred == labels)), "loss": loss_sum / len(labels)}
 
 
@@ -226,9 +317,11 @@ def train_snntorch(torch, snn, surrogate, sf, hyper, init_weights, train, test, 
     xt, yt = test
     n_steps = int(round(hyper.simulation_window / dt))
     torch.manual_seed(seed)
-    model = build_model(torch, snn, surrogate, init_weights, hyper.alpha, hyper.beta, hyper.theta, dt, slope)
+    readout = snn_readout(hyper)
+    model = build_model(torch, snn, surrogate, init_weights, hyper.alpha, hyper.beta,
+                        layer_thresholds(hyper.theta, len(init_weights), readout), dt, slope)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(hyper.beta1, hyper.beta2), eps=hyper.eps)
-    loss_fn = sf.ce_count_loss()
+    loss_fn = snn_loss(torch, sf, readout, getattr(hyper, "count_scale", 1.0))
     r_train = torch.tensor(spike_raster(x, dt, n_steps))
     r_test = torch.tensor(spike_raster(xt, dt, n_steps))
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1])  # Trainer's shuffling stream
@@ -236,8 +329,8 @@ def train_snntorch(torch, snn, surrogate, sf, hyper, init_weights, train, test, 
     bs = min(int(hyper.batch_size or n), n)
 
     def row(epoch, loss, wall):
-        tr = evaluate_snn(torch, model, r_train, y, loss_fn)
-        te = evaluate_snn(torch, model, r_test, yt, loss_fn)
+        tr = evaluate_snn(torch, model, r_train, y, loss_fn, readout=readout)
+        te = evaluate_snn(torch, model, r_test, yt, loss_fn, readout=readout)
         return {"epoch": epoch, "loss": tr["loss"] if loss is None else loss, "train_accuracy": tr["accuracy"],
                 "train_loss": tr["loss"], "test_accuracy": te["accuracy"], "test_loss": te["loss"], "wall_s": wall}
 
@@ -251,7 +344,7 @@ def train_snntorch(torch, snn, surrogate, sf, hyper, init_weights, train, test, 
         for b in range(-(-n // bs)):
             idx = order[b * bs:(b + 1) * bs]
             opt.zero_grad()
-            out = model(r_train[:, torch.as_tensor(idx)])[-1]
+            out = snn_output(model, r_train[:, torch.as_tensor(idx)], readout)
             loss = loss_fn(out, torch.as_tensor(y[idx]))
             loss.backward()
             opt.step()
