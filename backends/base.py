@@ -158,8 +158,9 @@ class Backend:
         scores are clipped there). Default: none."""
         return np.zeros(len(result.times[-1]), dtype=bool)
 
-    def _dequantize(self, program, t_max: float, max_spikes: int):
-        """The float network of ``program`` with every firing threshold 1 (weights relative to it)."""
+    def _dequantize(self, program, t_max: float, max_spikes):
+        """The float network of ``program`` with every firing threshold 1 (weights relative to it);
+        ``max_spikes``: its spike cap, an int or one per layer (``Network``'s ``max_spikes``)."""
         raise NotImplementedError
 
     def perturb(self, program, spread: float, seed: int = 0):

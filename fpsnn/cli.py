@@ -65,12 +65,16 @@ def _emit(args, result: dict, human: str) -> None:
         print(human)
 
 
-_TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float}
+_TUPLE_ITEM = {"hidden": int, "init_mean": float, "init_std": float, "max_spikes": int}
+_TUPLE_HELP = {"hidden": "hidden sizes",
+               "max_spikes": "max_spikes: most spikes per neuron, one value for every layer or one per layer "
+                             "(output last; 32,1 = 32 in the hidden layer, 1 in the output)"}
 _CHOICES = {"optimizer": ("adam", "sgd"), "schedule": ("none", "step", "cosine"), "grad_mode": ("adjoint", "forward")}
 
 
 class _PerLayer(argparse.Action):
-    """``--hidden 64 32`` or ``--hidden 64,32``: one value per layer, spaces or commas."""
+    """``--hidden 64 32`` or ``--hidden 64,32``: one value per layer, spaces or commas (``--max-spikes 32``:
+    one value, which Hyperparameters applies to every layer)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         kind = _TUPLE_ITEM[self.dest[3:]]
@@ -105,7 +109,7 @@ def _add_hyper_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name in _TUPLE_ITEM:
             group.add_argument(flag, dest=f"hp_{f.name}", action=_PerLayer, nargs="+", metavar="V",
-                               help=f"{f.name}, one value per layer" if f.name != "hidden" else "hidden sizes")
+                               help=_TUPLE_HELP.get(f.name, f"{f.name}, one value per layer"))
         else:
             group.add_argument(flag, dest=f"hp_{f.name}", type=_scalar_parser(str(f.type)),
                                choices=choices.get(f.name), metavar=None if f.name in choices else "V",

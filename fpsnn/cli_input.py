@@ -59,7 +59,11 @@ def check_hyper_values(values: dict, where: str) -> None:
         base = kinds[0]
         name = f"--{key.replace('_', '-')}" if where == "flag" else f"{where}: key '{key}'"
         if base in ("int", "float"):
-            if not _number_ok(value, base):
+            if "tuple" in kinds and isinstance(value, (list, tuple)):  # one value per layer (max_spikes)
+                if not value or not all(_number_ok(v, base) for v in value):
+                    need = "an integer" if base == "int" else "a finite number"
+                    raise ValueError(f"{name} = {value!r}: every entry must be {need}")
+            elif not _number_ok(value, base):
                 need = "an integer" if base == "int" else "a finite number"
                 raise ValueError(f"{name} = {value!r}: must be {need}")
         elif base == "tuple" and "str" not in kinds:
@@ -88,15 +92,25 @@ def check_hyper_ranges(hyper) -> None:
                              "time unit; rescale the time unit instead)")
 
 
-def check_memory(n_samples: int, widths, max_spikes: int, what: str = "--max-spikes") -> None:
-    """ValueError when the padded spike-time arrays of one pass (``n_samples`` x neurons x ``max_spikes``
-    float64, about four copies for the gradients) would need more than half of this machine's memory."""
-    need = 4 * 8 * int(n_samples) * int(sum(widths)) * int(max_spikes)
+def check_memory(n_samples: int, widths, max_spikes, what: str = "--max-spikes") -> None:
+    """ValueError when the padded spike-time arrays of one pass (``n_samples`` x neurons x spike cap
+    float64, about four copies for the gradients) would need more than half of this machine's memory.
+
+    ``widths``: neurons per layer; ``max_spikes``: one cap for every layer, or one per layer (as
+    ``widths``)."""
+    per_layer = isinstance(max_spikes, (list, tuple))
+    caps = [int(k) for k in max_spikes] if per_layer else [int(max_spikes)] * len(widths)
+    slots = sum(int(w) * k for w, k in zip(widths, caps))  # spike-time entries of one sample
+    need = 4 * 8 * int(n_samples) * slots
     total = _physical_memory()
     if total and need > total // 2:
-        raise ValueError(f"{what} = {max_spikes}: the spike-time buffers would need at least {need / 2**30:.1f} GiB "
-                         f"({n_samples} samples x {sum(widths)} neurons x {max_spikes} spikes x 8 bytes x 4), "
-                         f"more than half of this machine's {total / 2**30:.1f} GiB; lower it")
+        if per_layer:
+            shape = f"{n_samples} samples x {slots} spike slots (neurons x cap, summed over layers) x 8 bytes x 4"
+        else:
+            shape = f"{n_samples} samples x {sum(widths)} neurons x {max_spikes} spikes x 8 bytes x 4"
+        shown = ",".join(str(k) for k in caps) if per_layer else max_spikes
+        raise ValueError(f"{what} = {shown}: the spike-time buffers would need at least {need / 2**30:.1f} GiB "
+                         f"({shape}), more than half of this machine's {total / 2**30:.1f} GiB; lower it")
 
 
 def _physical_memory() -> int | None:

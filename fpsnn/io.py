@@ -7,6 +7,9 @@ Format (version 1): a zip archive (readable with ``zipfile``; arrays also with `
 * one ``<name>.npy`` member per array: the network under ``network/`` (``weights/<l>``,
   ``recurrent/<l>`` where present, and ``alpha/<l>``, ``beta/<l>``, ``theta/<l>``: one value per neuron),
   caller arrays (e.g. a checkpoint's optimizer moments) under ``extra/``;
+* the header's ``network`` holds ``n_layers``, ``t_max``, ``has_recurrent`` and ``max_spikes``: an int
+  when every layer has the same spike cap (all files written before per-layer caps), else a list
+  with one cap per layer (``Network.spike_caps``);
 * the zip archive comment (the last 64 bytes of the file): the hex SHA-256 of every byte before it, so
   a change to any byte of the file (content, zip structure, or the digest itself) is detected.
 
@@ -58,7 +61,7 @@ class FpsnnFile:
 
     Attributes:
         kind: ``"model"`` or ``"checkpoint"``.
-        net: the network (weights, recurrent weights, per-neuron alpha/beta/theta, t_max, max_spikes).
+        net: the network (weights, recurrent weights, per-neuron alpha/beta/theta, t_max, spike caps).
         metadata: free JSON data (data set, encoder settings, hyper-parameters, metrics, history...).
         arrays: caller arrays stored next to the network (e.g. optimizer moments), by name.
         version: format version the file was written with.
@@ -164,7 +167,10 @@ def _network_arrays(net: Network) -> tuple[dict, dict]:
             arrays[f"network/recurrent/{l}"] = net.recurrent[l]
         for name in ("alpha", "beta", "theta"):
             arrays[f"network/{name}/{l}"] = getattr(net, name)[l]
-    info = {"n_layers": net.n_layers, "t_max": net.t_max, "max_spikes": net.max_spikes,
+    caps = net.spike_caps
+    info = {"n_layers": net.n_layers, "t_max": net.t_max,
+            # one int when uniform: what every earlier fpsnn wrote and reads
+            "max_spikes": caps[0] if len(set(caps)) == 1 else list(caps),
             "has_recurrent": [r is not None for r in net.recurrent]}
     return arrays, info
 
@@ -289,7 +295,7 @@ def _network_from(info: dict, arrays: dict, bad) -> Network:
             get[name] = [float(a[0]) if a.size and np.all(a == a[0]) else a for a in get[name]]
         recurrent = [arrays[f"network/recurrent/{l}"] if has_rec[l] else None for l in range(n_layers)]
         return Network(weights=get["weights"], alpha=get["alpha"], beta=get["beta"], theta=get["theta"],
-                       t_max=float(info["t_max"]), recurrent=recurrent, max_spikes=int(info["max_spikes"]))
+                       t_max=float(info["t_max"]), recurrent=recurrent, max_spikes=info["max_spikes"])
     except (KeyError, IndexError, TypeError) as exc:
         raise bad(f"network description incomplete (missing {exc})") from None
     except ValueError as exc:

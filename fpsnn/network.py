@@ -21,7 +21,8 @@ membrane potential a loss can use (:class:`fpsnn.losses.MembraneRegression`).
 
 ``max_spikes`` caps the number of spikes per neuron (the neuron is silent after its cap, a documented
 change of the model that keeps the gradients exact for the capped network); the simulator reports how
-many neurons hit the cap.
+many neurons hit the cap. One int caps every layer; a sequence gives one cap per layer (e.g. many
+spikes in a hidden layer, one in the output), read back per layer as :attr:`Network.spike_caps`.
 
 All values are float64. Scalars broadcast: ``alpha=1.0`` means every neuron of every layer; a list gives
 one scalar or one ``(n_l,)`` array per layer.
@@ -78,6 +79,47 @@ def _per_layer(name: str, value, sizes: Sequence[int], allow_inf: bool = False) 
     return out
 
 
+def _spike_caps(value, n_layers: int, readout: bool) -> tuple:
+    """``max_spikes`` (an int, or one int per layer) as one cap per layer, or ValueError naming it.
+
+    Every entry must be a whole number >= 1 (bool, fractions, strings, NaN are refused); a non-firing
+    read-out layer's entry is kept (so the value round-trips) but never used.
+    """
+    def whole(v) -> int | None:
+        if isinstance(v, (bool, np.bool_, str, bytes)):
+            return None
+        try:
+            i = int(v)
+            return i if i == v else None
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if np.ndim(value) != 1 or len(value) != n_layers:
+            raise ValueError(f"max_spikes = {_show(value)}: expected an integer or one entry per layer "
+                             f"({n_layers} layers), got {len(value) if np.ndim(value) == 1 else np.shape(value)}")
+        caps = []
+        for l, v in enumerate(value):
+            k = whole(v)
+            if k is None or k < 1:
+                what = (f" (layer {l} is a non-firing read-out: the entry is unused but still checked)"
+                        if readout and l == n_layers - 1 else "")
+                raise ValueError(f"max_spikes[{l}] = {_show(v)}: layer {l}'s spike cap must be an integer >= 1{what}")
+            caps.append(k)
+        return tuple(caps)
+    k = whole(value)
+    if k is None or k < 1:
+        raise ValueError(f"max_spikes = {_show(value)}: must be an integer >= 1 (every layer), or one per layer")
+    return (k,) * n_layers
+
+
+def _show(value) -> str:
+    """``value`` for an error message: numpy scalars and arrays as plain Python values."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
+    return repr(value)
+
+
 def _summary(values: list) -> str:
     """One number per layer when the layer is uniform, else its range: ``[1, 0.5..2]``."""
     parts = []
@@ -98,7 +140,10 @@ class Network:
         theta: firing threshold(s), > 0; ``inf`` for a non-firing read-out layer.
         t_max: end of the simulated window (time units), > 0.
         recurrent: optional list (one entry per layer, ``None`` where absent) of ``(n_l, n_l)`` arrays.
-        max_spikes: most spikes recorded per neuron (>= 1).
+        max_spikes: most spikes recorded per neuron (>= 1): an int for every layer, or a sequence with
+            one int per layer (output last); a non-firing read-out layer (theta = inf) records no spikes,
+            so its entry is kept but ignored. Afterwards the attribute is the int when every layer has
+            the same cap, else the tuple of per-layer caps (:attr:`spike_caps` is always the tuple).
     """
 
     weights: list
@@ -107,7 +152,7 @@ class Network:
     theta: object = 1.0
     t_max: float = 1.0
     recurrent: list | None = None
-    max_spikes: int = 16
+    max_spikes: int | tuple = 16
     sizes: tuple = field(init=False)
 
     def __post_init__(self):
@@ -152,9 +197,8 @@ class Network:
         if not np.isfinite(t_max) or t_max <= 0:
             raise ValueError(f"t_max = {self.t_max}: must be finite and > 0")
         self.t_max = t_max
-        if int(self.max_spikes) < 1:
-            raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
-        self.max_spikes = int(self.max_spikes)
+        caps = _spike_caps(self.max_spikes, len(sizes), bool(np.all(np.isinf(self.theta[-1]))))
+        self.max_spikes = caps[0] if len(set(caps)) == 1 else caps
 
     def __repr__(self) -> str:
         """One line: sizes, per-layer alpha / beta / theta (a range where neurons differ), recurrence."""
@@ -173,6 +217,14 @@ class Network:
         return len(self.sizes)
 
     @property
+    def spike_caps(self) -> tuple:
+        """Most spikes recorded per neuron, one int per layer (output last). A non-firing read-out
+        layer's entry is what was given and is never used (it records no spikes)."""
+        if np.ndim(self.max_spikes) == 0:
+            return (int(self.max_spikes),) * self.n_layers
+        return tuple(int(k) for k in self.max_spikes)
+
+    @property
     def readout(self) -> bool:
         """True when the last layer is a non-firing (membrane) read-out."""
         return bool(np.all(np.isinf(self.theta[-1])))
@@ -182,7 +234,7 @@ class Network:
         return {"weights": self.weights, "recurrent": self.recurrent}
 
     def with_parameters(self, weights, recurrent=None) -> "Network":
-        """A copy of this network with other weights (same time constants, thresholds, t_max)."""
+        """A copy of this network with other weights (same time constants, thresholds, t_max, spike caps)."""
         return Network(weights=[np.array(w) for w in weights], alpha=self.alpha, beta=self.beta,
                        theta=self.theta, t_max=self.t_max,
                        recurrent=None if recurrent is None else [None if r is None else np.array(r) for r in recurrent],

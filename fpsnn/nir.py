@@ -125,7 +125,8 @@ def export(net: Network, time_unit_s: float = DEFAULT_TIME_UNIT_S, dt_s: float |
 
     Node names: ``input``, ``linear<l>``, ``cubalif<l>`` (``cubali<l>`` for a read-out), ``recurrent<l>``,
     ``output``. Graph metadata: ``fpsnn_format``, ``time_unit_s``, ``t_max`` (fpsnn units), ``t_max_s``,
-    ``max_spikes``, ``dt_s`` (0 = event semantics); each neuron node keeps ``fpsnn_alpha``/``fpsnn_beta``
+    ``max_spikes`` (an int, or one per layer where the layers' caps differ), ``dt_s`` (0 = event
+    semantics); each neuron node keeps ``fpsnn_alpha``/``fpsnn_beta``
     so that a graph nobody edited comes back without rounding (the NIR fields stay authoritative).
     """
     nir = _nir()
@@ -151,7 +152,8 @@ def export(net: Network, time_unit_s: float = DEFAULT_TIME_UNIT_S, dt_s: float |
     nodes["output"] = nir.Output(output_type={"output": np.array([net.sizes[-1]])})
     edges.append((prev, "output"))
     meta = {"fpsnn_format": _TAG, "time_unit_s": u, "t_max": net.t_max, "t_max_s": net.t_max * u,
-            "max_spikes": net.max_spikes, "dt_s": 0.0 if dt is None else dt}
+            "max_spikes": net.max_spikes if np.ndim(net.max_spikes) == 0 else list(net.max_spikes),
+            "dt_s": 0.0 if dt is None else dt}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
@@ -317,7 +319,7 @@ def _meta(graph, key, default=None):
 
 
 def load(source, t_max: float | None = None, time_unit_s: float | None = None, dt_s: float | None = None,
-         max_spikes: int | None = None) -> Network:
+         max_spikes=None) -> Network:
     """A Network from a ``nir.NIRGraph`` or a NIR file (parameter map: module docstring).
 
     Args:
@@ -328,7 +330,8 @@ def load(source, t_max: float | None = None, time_unit_s: float | None = None, d
         dt_s: None reads the NIR spec's event semantics; a step in seconds reads a graph written by a
             time-stepped tool (snnTorch, Norse: one-step spikes, Euler time constants). Default: the
             graph's ``dt_s`` metadata when fpsnn wrote it with a step.
-        max_spikes: most spikes per neuron; default: the graph's metadata, else 16.
+        max_spikes: most spikes per neuron, an int or one per layer (``Network``'s ``max_spikes``);
+            default: the graph's metadata, else 16.
     """
     nir = _nir()
     if isinstance(source, (str, Path)):
@@ -355,7 +358,9 @@ def load(source, t_max: float | None = None, time_unit_s: float | None = None, d
                              "pass t_max (fpsnn time units)")
         t_max = float(_meta(graph, "t_max"))
     if max_spikes is None:
-        max_spikes = int(_meta(graph, "max_spikes", 16)) if ours else 16
+        stored = _meta(graph, "max_spikes", 16) if ours else 16
+        # HDF5 gives a per-layer list back as an array: Network checks every entry
+        max_spikes = int(stored) if np.ndim(stored) == 0 else np.asarray(stored).tolist()
     nodes, edges = _flatten(nir, dict(graph.nodes), [tuple(e) for e in graph.edges])
     weights, recurrent, alpha, beta, theta = [], [], [], [], []
     for lin, neuron, rec in _chain(nir, nodes, edges):

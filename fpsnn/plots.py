@@ -114,8 +114,9 @@ def membrane_figure(net: Network, x_one: np.ndarray, n_points: int = 1000, title
     ax.set_xlabel("time")
     ax.set_ylabel("membrane potential V(t)")
     ax.legend(fontsize=8)
-    capped = [i for i in range(v.shape[0]) if np.isfinite(res.times[-1][0, i]).sum() >= net.max_spikes]
-    note = f"; outputs {capped} reached max_spikes = {net.max_spikes} and stay silent after" if capped else ""
+    cap = net.spike_caps[-1]
+    capped = [i for i in range(v.shape[0]) if np.isfinite(res.times[-1][0, i]).sum() >= cap]
+    note = f"; outputs {capped} reached max_spikes = {cap} and stay silent after" if capped else ""
     ax.set_title(_wrapped(fig, (title or "output membrane potentials") + " (triangles: spikes" + note + ")"),
                  fontsize=9)
     return fig

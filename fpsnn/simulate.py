@@ -49,8 +49,8 @@ class SimulationResult:
         times: one ``(batch, n_l, k_l)`` float64 array per layer (layer 0 = first layer after the
             inputs, last = output), each neuron's spike times sorted, +inf padded. A non-firing
             read-out layer has ``k_l = 0``.
-        n_capped: per layer, how many (sample, neuron) pairs reached ``max_spikes`` and had later
-            threshold crossings suppressed.
+        n_capped: per layer, how many (sample, neuron) pairs reached the layer's spike cap
+            (``Network.spike_caps``) and had later threshold crossings suppressed.
         input_order: per layer, its input events in time order (:class:`EventOrder`; None for a
             read-out layer); the adjoint reuses them.
     """
@@ -203,7 +203,7 @@ def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, ris
     Per-layer arguments are tuples (one entry per firing layer): weights ``w`` and their transposes
     ``w_t``, ``rec`` (``has_rec[l]`` says whether it is used), per-neuron ``alpha, beta, theta``, the
     rise tables and each neuron's row in them (:func:`rise_tables`). Filled per sample ``s``:
-    ``out[l][s]`` (n_l, max_spikes) spike times padded with +inf, ``cnt[l][s]`` spike counts,
+    ``out[l][s]`` (n_l, cap of layer l) spike times padded with +inf, ``cnt[l][s]`` spike counts,
     ``n_capped[l, s]``, and the layer's input events in time order: ``ord_n[l, s]`` of them, their
     indices into the flattened ``(n_{l-1}, k)`` input of the sample in ``ord_flat[l][s]`` (the
     adjoint reuses the order). A thread runs a whole sample through every layer, so a busy machine
@@ -280,11 +280,11 @@ class EventOrder:
 def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult:
     batch = inputs.shape[0]
     n_fire = net.n_layers - 1 if net.readout else net.n_layers
-    kmax = net.max_spikes
+    kmax = net.spike_caps  # per layer: the compiled loops read a layer's cap from its buffer's width
     tables = [rise_tables(net.alpha[l], net.beta[l]) for l in range(n_fire)]
-    k_in = [inputs.shape[2]] + [kmax] * (n_fire - 1)
+    k_in = [inputs.shape[2]] + [kmax[l] for l in range(n_fire - 1)]
     n_in = [net.n_inputs] + list(net.sizes[:n_fire - 1])
-    out = tuple(np.empty((batch, net.sizes[l], kmax)) for l in range(n_fire))
+    out = tuple(np.empty((batch, net.sizes[l], kmax[l])) for l in range(n_fire))
     cnt = tuple(np.zeros((batch, net.sizes[l]), dtype=np.int64) for l in range(n_fire))
     n_capped = np.zeros((n_fire, batch), dtype=np.int64)
     ord_n = np.zeros((n_fire, batch), dtype=np.int64)
@@ -302,7 +302,7 @@ def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult
     times, orders = [], []
     for l in range(n_fire):
         k = max(int(cnt[l].max()), 1)
-        times.append(out[l] if k == kmax else np.ascontiguousarray(out[l][:, :, :k]))
+        times.append(out[l] if k == kmax[l] else np.ascontiguousarray(out[l][:, :, :k]))
         orders.append(EventOrder(ord_n[l], ord_flat[l], k_in[l]))
     if n_fire < net.n_layers:  # non-firing read-out layer
         times.append(np.full((batch, net.sizes[-1], 0), np.inf))

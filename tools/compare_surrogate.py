@@ -269,7 +269,7 @@ def discretization_check(torch, model, fp_net, x_enc: np.ndarray, dt: float, n_s
         first_c = res.first_spikes(l)
         both = np.isfinite(first_c) & np.isfinite(first_d)
         diff = first_d[both] - first_c[both]
-        uncapped = counts_c < fp_net.max_spikes
+        uncapped = counts_c < fp_net.spike_caps[l]
         layers.append({
             "layer": l, "equal_count_fraction": float(np.mean(counts_d == counts_c)),
             "equal_count_fraction_below_cap": float(np.mean((counts_d == counts_c)[uncapped]))

@@ -64,7 +64,7 @@ class DynapseBackend(Backend):
         return {"cores": [program.n_cores, self.chip.n_hidden // program.neurons_per_core],
                 "max_fan_out": [int(program.destinations().max(initial=0)), self.chip.max_fan_out]}
 
-    def _dequantize(self, program, t_max: float, max_spikes: int):
+    def _dequantize(self, program, t_max: float, max_spikes):
         return dequantize_dynapse(program, t_max=t_max, max_spikes=max_spikes)
 
     def _emulator_available(self) -> tuple[bool, str]:

@@ -202,7 +202,7 @@ def quantize_dynapse(net: Network, desc, dt: float, time_unit_s: float = DEFAULT
     return program, report
 
 
-def dequantize_dynapse(program: DynapseProgram, t_max: float, max_spikes: int = 16) -> Network:
+def dequantize_dynapse(program: DynapseProgram, t_max: float, max_spikes: int | tuple = 16) -> Network:
     r"""The float network ``program`` was mapped from, with every threshold 1 (the inverse of the scale).
 
     From the quantized weights (:meth:`DynapseProgram.weights`) and the per-core currents (time

@@ -36,7 +36,7 @@ class LoihiBackend(Backend):
         _check_structure(self.chip, net.n_inputs, net.sizes, [w != 0 for w in net.weights],
                          [None if r is None else r != 0 for r in net.recurrent], "net")
 
-    def _dequantize(self, program, t_max: float, max_spikes: int):
+    def _dequantize(self, program, t_max: float, max_spikes):
         return dequantize_loihi(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
     def _vendor_available(self) -> tuple[bool, str]:

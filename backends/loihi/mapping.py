@@ -334,7 +334,7 @@ def readout_scale(program: LoihiProgram, report, desc=None) -> np.ndarray:
 
 # --------------------------------------------------------------------------- dequantize
 def dequantize_loihi(program: LoihiProgram, desc=None, theta: float = 1.0, t_max: float | None = None,
-                     max_spikes: int = 16) -> Network:
+                     max_spikes: int | tuple = 16) -> Network:
     r"""The float network a Loihi program implements (up to the Dense delays, Euler steps, wrap/clip).
 
     The integer state has no float unit: the result is scaled so that every firing neuron's threshold
@@ -347,7 +347,7 @@ def dequantize_loihi(program: LoihiProgram, desc=None, theta: float = 1.0, t_max
         program: the integer program; ``desc`` (optional, a description or a name) is checked to fit it.
         theta: float threshold of the result, > 0.
         t_max: simulation window of the result (default: 256 steps).
-        max_spikes: the result's per-neuron spike cap.
+        max_spikes: the result's per-neuron spike cap: an int, or one per layer.
 
     Raises:
         ValueError: the program uses what the float model cannot express: a bias, ``du = 4095``

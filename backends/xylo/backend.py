@@ -62,7 +62,7 @@ class XyloBackend(Backend):
                             f"train with --hidden {chip.output_sources} or fewer")
         _check_structure(chip, net.n_inputs, n_hid, net.sizes[-1], 1, w_in, net.recurrent[0], w_out, "net")
 
-    def _dequantize(self, program, t_max: float, max_spikes: int):
+    def _dequantize(self, program, t_max: float, max_spikes):
         return dequantize_xylo(program, theta=1.0, t_max=t_max, max_spikes=max_spikes)
 
     def _vendor_available(self) -> tuple[bool, str]:

@@ -81,7 +81,10 @@ class Hyperparameters:
             before, a name the network's simulation window also has: ``t_max`` is still accepted
             on input and readable as :attr:`t_max`).
         t_sim: end of the simulated window (time units); ``None`` = ``t_input_max`` as in the paper.
-        max_spikes: most spikes recorded per neuron.
+        max_spikes: most spikes recorded per neuron: one int for every layer, or one per layer
+            (``len(hidden) + 1`` entries, output last; text ``"32,1"`` is read the same), e.g. many
+            spikes in the hidden layers and one in the output. A membrane read-out's entry is unused.
+            One value, or equal values, are kept as a plain int (what files written before hold).
     Encoding:
         t_early: earliest input spike time (time units).
         t_bias: bias input spike time (time units), ``None`` for no bias input.
@@ -134,7 +137,7 @@ class Hyperparameters:
     batch_size: int | None = None
     t_bias: float | None = None
     t_sim: float | None = None
-    max_spikes: int = 16
+    max_spikes: int | tuple = 16
     optimizer: str = "adam"
     beta1: float = 0.9
     beta2: float = 0.999
@@ -195,8 +198,7 @@ class Hyperparameters:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be in [0, 1)")
         if self.grad_mode not in ("adjoint", "forward"):
             raise ValueError(f"grad_mode = {self.grad_mode!r}: must be one of 'adjoint', 'forward'")
-        if int(self.max_spikes) < 1:
-            raise ValueError(f"max_spikes = {self.max_spikes}: must be >= 1")
+        object.__setattr__(self, "max_spikes", _spike_caps(self.max_spikes, n_layers))
         if self.readout not in READOUTS:
             raise ValueError(f"readout = {self.readout!r}: must be one of {', '.join(map(repr, READOUTS))}")
         for name in ("recurrent_std", "silent_bump"):
@@ -241,6 +243,41 @@ class Hyperparameters:
 #: (alpha 0.999, beta 1, theta 1), no early-spike window, loss time constants for windows of a few time
 #: units, multi-spike neurons; each module replaces the rest (window, sizes, initialisation, lr, epochs).
 TEMPORAL_BASE = dict(alpha=0.999, beta=1.0, theta=1.0, t_early=0.0, gamma=0.005, tau0=0.5, tau1=2.0, max_spikes=32)
+
+
+def _spike_caps(value, n_layers: int) -> int | tuple:
+    """``Hyperparameters.max_spikes`` as an int (one cap for every layer) or a tuple of ``n_layers``
+    ints >= 1 (see its docstring); ValueError naming ``max_spikes``, the layer and the limit."""
+    shown = value
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(items) not in (1, n_layers):
+        raise ValueError(f"max_spikes = {shown!r}: need one value for every layer, or one per layer "
+                         f"({n_layers} = len(hidden) + 1, output last), got {len(items)}")
+    caps = []
+    for l, v in enumerate(items):
+        k = _whole(v)
+        if k is None or k < 1:
+            if len(items) == 1:
+                raise ValueError(f"max_spikes = {shown!r}: must be an integer >= 1")
+            where = f"layer {l}{', the output' if l == n_layers - 1 else ''}"
+            raise ValueError(f"max_spikes = {shown!r}: entry {l} ({where}) = {v!r} must be an integer >= 1")
+        caps.append(k)
+    return caps[0] if len(set(caps)) == 1 else tuple(caps)
+
+
+def _whole(value) -> int | None:
+    """``value`` as an int when it is a whole number (``3``, ``3.0``, text ``"3"``), else None (also bools)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        k = int(value.strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return k if isinstance(value, str) or k == value else None
 
 
 def _recurrent_flags(value, n_hidden: int) -> tuple:

@@ -9,7 +9,7 @@ counts every case (:data:`POLICY_COUNTS`, reported in the metrics rows) and neve
 * each neuron's times are sorted (``reordered`` counts the rows that were not);
 * repeated equal times of one neuron (several events in one chip step) are kept once, because the
   float model cannot fire twice at one instant (``coincident``);
-* times beyond the network's ``max_spikes`` are dropped (``over_cap``).
+* times beyond the layer's spike cap (``Network.spike_caps``) are dropped (``over_cap``).
 
 Elsewhere in the same loop: an output neuron with no spike counts as firing at ``t_max`` with zero
 gradient (:mod:`fpsnn.losses`), a spike whose slope is not positive carries no gradient
@@ -34,14 +34,14 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
 
     Args:
         times: one ``(batch, n_l[, k])`` array per layer, as a target reports them (time units).
-        net: the chip network the gradient will use (sizes, ``t_max``, ``max_spikes``).
+        net: the chip network the gradient will use (sizes, ``t_max``, ``spike_caps``).
         batch: number of samples run.
         dt, slack_steps: the window is ``[0, t_max + slack_steps * dt]`` (``dt``: the chip step in time
             units); ``slack_steps`` defaults to one step per layer.
 
     Returns:
         ``(times, counts)``: clean float64 ``(batch, n_l, k_l)`` arrays (sorted, ``+inf`` padded,
-        ``1 <= k_l <= max_spikes``) and a dict with one count per :data:`POLICY_COUNTS` key (spike
+        ``1 <= k_l <=`` layer ``l``'s spike cap) and a dict with one count per :data:`POLICY_COUNTS` key (spike
         entries dropped or re-sorted rows).
 
     Raises:
@@ -55,6 +55,7 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
     t_end = net.t_max + slack
     counts = dict.fromkeys(POLICY_COUNTS, 0)
     out = []
+    caps = net.spike_caps
     for l, t in enumerate(times):
         arr = np.array(t, dtype=np.float64)
         if arr.ndim == 2:
@@ -76,7 +77,7 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
             counts["coincident"] += int(dup.sum())
             arr[dup] = np.inf
             arr = np.sort(arr, axis=2)
-        width = max(1, min(arr.shape[2], net.max_spikes))
+        width = max(1, min(arr.shape[2], caps[l]))
         counts["over_cap"] += int(np.isfinite(arr[:, :, width:]).sum())
         out.append(np.ascontiguousarray(arr[:, :, :width]))
     return out, counts

@@ -21,8 +21,9 @@ def init_network(hyper, n_inputs: int, n_outputs: int, rng: np.random.Generator)
     ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`) gives the hidden sizes, which hidden layers are
     recurrent (Normal(0, ``recurrent_std``) weights, zero diagonal, drawn after all feed-forward
     weights so a feed-forward run's weights do not depend on it), the neuron model, the read-out
-    (``"membrane"``: the output layer never fires, theta = inf) and the simulation window
-    (``hyper.simulation_window``, time units).
+    (``"membrane"``: the output layer never fires, theta = inf), the simulation window
+    (``hyper.simulation_window``, time units) and the spike caps (``hyper.max_spikes``: one for every
+    layer, or one per layer).
     """
     sizes = (int(n_inputs),) + tuple(hyper.hidden) + (int(n_outputs),)
     weights = [rng.normal(hyper.init_mean[l], hyper.init_std[l], size=(sizes[l], sizes[l + 1]))

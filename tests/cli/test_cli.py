@@ -226,3 +226,47 @@ def test_per_layer_flags_take_spaces_or_commas_and_readout_is_a_choice(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "yinyang", "--readout", "loudest"])
     capsys.readouterr()
+
+
+def test_max_spikes_flag_takes_one_value_or_one_per_layer(capsys):
+    parser = cli.build_parser()
+    assert parser.parse_args(["train", "xor", "--max-spikes", "32,1"]).hp_max_spikes == (32, 1)
+    assert parser.parse_args(["train", "xor", "--max-spikes", "32", "1"]).hp_max_spikes == (32, 1)
+    assert parser.parse_args(["train", "xor", "--max-spikes", "16"]).hp_max_spikes == (16,)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "xor", "--max-spikes", "3x"])
+    capsys.readouterr()
+    assert cli.hyperparameters_from("xor", flags={"max_spikes": (16,)}).max_spikes == 16   # every layer
+    assert cli.hyperparameters_from("xor", config={"max_spikes": [8, 1]}).max_spikes == (8, 1)
+
+
+def test_max_spikes_per_layer_trains_and_lands_in_the_model_file(tmp_path, capsys):
+    status, out, _ = run_main(capsys, "train", "xor", "--max-spikes", "6,1", "--epochs", "1", "--json",
+                              "--no-progress", "--out", str(tmp_path / "run"))
+    assert status == 0
+    r = json.loads(out)
+    assert r["hyperparameters"]["max_spikes"] == [6, 1]
+    net, metadata = io.load_model(r["model"])
+    assert net.spike_caps == (6, 1)
+
+
+def test_max_spikes_bad_values_are_clear_errors(tmp_path, capsys):
+    status, out, err = run_main(capsys, "train", "xor", "--max-spikes", "6,0", "--out", str(tmp_path / "a"))
+    assert status == 2 and out == ""
+    assert "max_spikes = (6, 0): entry 1 (layer 1, the output) = 0 must be an integer >= 1" in err
+    for text, message in (("max_spikes = [6, 1.5]", "key 'max_spikes' = [6, 1.5]: every entry must be an integer"),
+                          ("max_spikes = [6, 1, 1]", "need one value for every layer, or one per layer (2 = ")):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(text + "\n")
+        status, _, err = run_main(capsys, "train", "xor", "--config", str(cfg), "--out", str(tmp_path / "b"))
+        assert status == 2 and message in err, err
+
+
+def test_max_spikes_per_layer_memory_check_counts_each_layer():
+    from fpsnn.cli_input import check_memory
+
+    check_memory(1, (4, 2), (32, 1))
+    with pytest.raises(ValueError, match=r"--max-spikes = 1000000000,1: .* \(1 samples x 4000000002 spike slots"):
+        check_memory(1, (4, 2), (10 ** 9, 1))
+    with pytest.raises(ValueError, match=r"--max-spikes = 1000000000: .* \(1 samples x 6 neurons x 1000000000 spikes"):
+        check_memory(1, (4, 2), 10 ** 9)

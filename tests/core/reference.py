@@ -11,7 +11,7 @@ RECEIVING neuron)::
     h_i(t) = (exp(-alpha_i t) - exp(-beta_i t)) / (beta_i - alpha_i)          (t exp(-alpha_i t) if equal)
 
 A neuron fires when ``V_i`` reaches ``theta_i`` from below; spikes are searched on ``[0, t_max]``; a neuron
-stops firing after ``max_spikes`` spikes.
+stops firing after ``max_spikes`` spikes (one cap for every layer, or one per layer).
 
 Simulation method (:func:`simulate_reference`)
 -----------------------------------------------
@@ -248,8 +248,10 @@ def simulate_reference(weights, x, alpha=1.0, beta=1.0, theta=1.0, t_max=1.0, re
         x: input spike times, (n_in,) or (n_in, k); inf = no spike.
         alpha, beta, theta: scalar, or per-layer list of scalars / (n_l,) arrays. theta = inf: never fires.
         dt: grid step (default 1/100 of the fastest time constant, at most 0.01).
+        max_spikes: most spikes per neuron: one int for every layer, or one per layer.
     """
     weights, sizes, neurons, offsets = _build(weights, x, alpha, beta, theta, recurrent)
+    caps = list(max_spikes) if np.ndim(max_spikes) else [max_spikes] * len(sizes)
     t_max = float(t_max)
     if dt is None:
         fastest = max(max(max(n.alpha, n.beta) for n in neurons), 1.0)
@@ -260,7 +262,7 @@ def simulate_reference(weights, x, alpha=1.0, beta=1.0, theta=1.0, t_max=1.0, re
     while True:
         best_t, best_n = None, None
         for gid, nrn in enumerate(neurons):
-            if not np.isfinite(nrn.theta) or len(nrn.own) >= max_spikes:
+            if not np.isfinite(nrn.theta) or len(nrn.own) >= caps[nrn.layer]:
                 continue
             if gid not in cache:
                 cache[gid] = _first_crossing(nrn, t_cur, t_max, dt)
@@ -288,15 +290,16 @@ def simulate_reference(weights, x, alpha=1.0, beta=1.0, theta=1.0, t_max=1.0, re
             arr[i, :len(own)] = own
         times.append(arr)
     res = ReferenceResult(times=times, events=events, neurons=neurons, layer_offsets=offsets)
-    res.margins = _margins(neurons, t_max, dt, max_spikes)
+    res.margins = _margins(neurons, t_max, dt, caps)
     return res
 
 
-def _margins(neurons, t_max, dt, max_spikes):
+def _margins(neurons, t_max, dt, caps):
     min_slope, min_miss, min_tmax, capped = np.inf, np.inf, np.inf, 0
     for nrn in neurons:
         if not np.isfinite(nrn.theta):
             continue
+        max_spikes = caps[nrn.layer]
         th = nrn.theta
         if len(nrn.own) >= max_spikes:
             capped += 1
@@ -328,7 +331,7 @@ def _margins(neurons, t_max, dt, max_spikes):
 def reference_from_network(net, x_sample, dt=None) -> ReferenceResult:
     """Run :func:`simulate_reference` on the parameters of a ``fpsnn.Network`` (attributes only)."""
     return simulate_reference(net.weights, x_sample, alpha=net.alpha, beta=net.beta, theta=net.theta,
-                              t_max=net.t_max, recurrent=net.recurrent, max_spikes=net.max_spikes, dt=dt)
+                              t_max=net.t_max, recurrent=net.recurrent, max_spikes=net.spike_caps, dt=dt)
 
 
 # ----------------------------------------------------------------------------- dense IFT Jacobian

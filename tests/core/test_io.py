@@ -222,3 +222,25 @@ def test_a_directory_is_said_to_be_one(tmp_path, net):
         io.load_model(tmp_path / "run.fpsnn")
     with pytest.raises(ValueError, match="is a directory"):
         io.save_model(tmp_path / "run.fpsnn", net)
+
+
+def test_per_layer_spike_caps_round_trip_and_a_uniform_cap_stays_an_int(tmp_path, net):
+    capped = net.with_parameters(net.weights, net.recurrent)
+    capped.max_spikes = (9, 2)
+    path = io.save_model(tmp_path / "c.fpsnn", capped)
+    assert json.loads(zipfile.ZipFile(path).read("fpsnn.json"))["network"]["max_spikes"] == [9, 2]
+    back = io.load_model(path)[0]
+    assert back.spike_caps == (9, 2) and back.max_spikes == (9, 2)
+    assert_same_network(back, capped)
+    # one cap for every layer is written as the int every earlier fpsnn wrote (and reads)
+    header = json.loads(zipfile.ZipFile(io.save_model(tmp_path / "u.fpsnn", net)).read("fpsnn.json"))
+    assert header["network"]["max_spikes"] == 9 and type(header["network"]["max_spikes"]) is int
+    assert io.load_model(tmp_path / "u.fpsnn")[0].spike_caps == (9, 9)
+
+
+def test_a_bad_stored_spike_cap_names_the_file_and_the_layer(tmp_path, net):
+    net.max_spikes = (9, 0)  # bypasses Network's checks: as a file from a buggy writer would hold
+    path = io.save_model(tmp_path / "b.fpsnn", net)
+    with pytest.raises(ValueError, match=r"b\.fpsnn: invalid network \(max_spikes\[1\] = 0: layer 1's spike cap "
+                                         r"must be an integer >= 1"):
+        io.load_model(path)

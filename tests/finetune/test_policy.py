@@ -30,3 +30,14 @@ def test_clean_times_rejects_malformed_results_naming_the_layer():
         clean_times([np.zeros((4, 3, 1)), np.zeros((4, 5, 1))], net, batch=4, dt=0.01)
     with pytest.raises(ValueError, match="expected 2 layers"):
         clean_times([np.zeros((4, 3, 1))], net, batch=4, dt=0.01)
+
+
+def test_clean_times_drops_times_beyond_each_layers_own_cap():
+    net = Network(weights=[np.ones((2, 3)), np.ones((3, 2))], t_max=2.0, max_spikes=(3, 1))
+    inf = np.inf
+    hidden = np.array([[[0.1, 0.2, 0.3], [0.4, inf, inf], [inf, inf, inf]]])   # 3 spikes: within the cap 3
+    out = np.array([[[0.5, 0.7, inf], [0.6, inf, inf]]])                       # cap 1: 0.7 is dropped
+    times, counts = clean_times([hidden, out], net, batch=1, dt=0.01)
+    np.testing.assert_array_equal(times[0], hidden)
+    np.testing.assert_array_equal(times[1], [[[0.5], [0.6]]])
+    assert counts["over_cap"] == 1

@@ -207,3 +207,16 @@ def test_a_recurrent_layer_written_as_a_nested_sub_graph_is_inlined():
              ("cubalif1", "output")]
     nested = nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(flat.metadata), type_check=False)
     _assert_identical(net, fnir.load(nested))
+
+
+@pytest.mark.parametrize("readout", [False, True])
+def test_per_layer_spike_caps_survive_a_file(tmp_path, readout):
+    net = _net(3, readout=readout)
+    net = fpsnn.Network(weights=net.weights, alpha=net.alpha, beta=net.beta, theta=net.theta, t_max=net.t_max,
+                        recurrent=net.recurrent, max_spikes=(7, 2))
+    assert fnir.export(net).metadata["max_spikes"] == [7, 2]
+    back = fnir.load(fnir.write(net, tmp_path / "caps.nir"))
+    _assert_identical(net, back)
+    assert back.spike_caps == (7, 2)
+    assert fnir.load(fnir.write(_net(4), tmp_path / "one.nir")).max_spikes == 7   # one cap stays an int
+    assert fnir.load(fnir.export(net), max_spikes=[5, 1]).spike_caps == (5, 1)
