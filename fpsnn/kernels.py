@@ -18,13 +18,14 @@ import math
 import os
 import tempfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numba
 
 import numpy as np
 from numba import njit
+
+from .runtime import tune_process
 
 INF = math.inf
 
@@ -87,71 +88,14 @@ def configure_numba_cache():
 
 # Pass as ``cache=CACHE`` to every ``njit`` / ``vectorize`` of the package (False: no writable place).
 CACHE = configure_numba_cache()
+# Before the first parallel loop of the process (fpsnn.runtime: both settings only where the user made none).
+RUNTIME = tune_process()
 
-
-def prefer_passive_waiting() -> str:
-    """Let idle OpenMP threads sleep at once instead of spinning (``OMP_WAIT_POLICY=PASSIVE``), unless
-    the user chose a policy; returns the policy in force.
-
-    Numba's default threading layer is OpenMP. Its worker threads spin for a while at the end of every
-    parallel region; on a machine where another process wants a core, those spinning threads take CPU
-    time from the thread that runs the serial part between regions (the loss) and from the competitor,
-    and the batch waits. Sleeping at once costs a wake-up per region (microseconds, against a batch of
-    milliseconds). Takes effect only if set before the OpenMP runtime starts, i.e. before the first
-    parallel loop of the process: hence at import. Measured ratios: ``docs/performance.md``.
-    """
-    return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-prefer_passive_waiting()
 
 # The only fast-math flag the compiled loops use: let LLVM fuse a * b + c into one fused multiply-add.
 # A fused operation rounds once instead of twice (never less accurate); no reassociation, no
 # approximate division, inf/NaN semantics kept. ~12 % faster event loops.
 FMA = {"contract"}
-
-MIN_SAMPLES_PER_THREAD = 16
-# The batch loops hand out their tasks (a sample, or a batch chunk) one at a time: see one_task_at_a_time.
-PARALLEL_CHUNK = 1
-
-
-@contextmanager
-def threads_for(batch: int):
-    """Run the compiled loops inside with at most one thread per ``MIN_SAMPLES_PER_THREAD`` samples.
-
-    A parallel region costs a thread hand-off and a join; for a handful of samples (XOR's batch of 4,
-    one hardware-in-the-loop sample) that is all it does, and on a busy machine the join waits for a
-    descheduled worker for a whole time slice (measured: 1000 XOR trainings took 45x longer with 2
-    threads than with 1 while other processes ran). Results do not depend on the thread count.
-    """
-    n = numba.get_num_threads()
-    want = max(1, min(n, int(batch) // MIN_SAMPLES_PER_THREAD))
-    if want == n:
-        yield
-        return
-    numba.set_num_threads(want)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(n)
-
-
-@contextmanager
-def one_task_at_a_time():
-    """Let the parallel loops inside hand out their iterations one at a time, not in static shares.
-
-    With a static share per thread, a thread whose core another process took holds back half the
-    batch and the join waits for it; handed out one at a time (``numba.set_parallel_chunksize``), the
-    running threads take over its remaining tasks. Use it only around the batch loops (one sample or
-    one batch chunk per iteration): an array expression in a parallel function is a parallel loop too,
-    and one element per task is slow. (Set from Python: a call inside compiled code stops caching.)
-    """
-    chunk = numba.set_parallel_chunksize(PARALLEL_CHUNK)
-    try:
-        yield
-    finally:
-        numba.set_parallel_chunksize(chunk)
-
 
 def uniform_tuple(arrays) -> tuple:
     """The arrays as a tuple of writable C-contiguous float64 / int64 arrays (copies only where needed).

@@ -31,7 +31,8 @@ from numba import njit, prange
 
 from .checks import check_input_times, check_spike_array, check_theorem4, debug_enabled  # noqa: F401
 from .kernels import (CACHE, FMA, RISE_LEN, next_crossing, psp, rise_table, sorted_events, span_factors,
-                      one_task_at_a_time, threads_for, uniform_tuple)
+                      uniform_tuple)
+from .runtime import one_task_at_a_time, threads_for
 
 if TYPE_CHECKING:  # annotations only: Network is a convenience over these functions, not below them
     from .network import Network

@@ -18,6 +18,9 @@ threads and one competitor, a fair scheduler leaves this process N / (N + 1) of 
 ~67 %); a parallel region whose join waits for a descheduled thread falls far below that.
 Compare ratios measured in the same run: other load on the machine changes both figures.
 
+``runtime`` in the JSON says which process settings of :mod:`fpsnn.runtime` were in force; run with
+``FPSNN_TUNE_RUNTIME=0`` for the figures without them (an A/B in one session).
+
     python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--contended] [--json]
 """
 from __future__ import annotations
@@ -94,7 +97,7 @@ def main(argv=None):
     loss = fpsnn.losses.FirstSpikeCrossEntropy(labels, tau0=0.2, tau1=1.0, gamma=0.005)
 
     out = {"batch": args.batch, "threads": numba.get_num_threads(), "cpus": os.cpu_count(),
-           "threading_layer": numba.config.THREADING_LAYER, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+           "threading_layer": numba.config.THREADING_LAYER, "runtime": fpsnn.kernels.RUNTIME,
            "load_average_start": os.getloadavg()[0]}
     for mode in MODES:
         for _ in range(3):  # compile, then warm up threads and caches

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..checks import check_input_times, check_spike_times, check_theorem4  # noqa: F401
-from ..kernels import threads_for
+from ..runtime import threads_for
 from ..simulate import simulate
 from .adjoint import _adjoint
 from .forward import Jacobian, _forward, jacobian

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..checks import slope_and_potential
-from ..kernels import CACHE, FMA, one_task_at_a_time, psp_both, sorted_events, span_factors, uniform_tuple
+from ..kernels import CACHE, FMA, psp_both, sorted_events, span_factors, uniform_tuple
+from ..runtime import one_task_at_a_time
 
 _NO_REC = np.zeros((0, 0))
 MAX_CHUNKS = 16  # most batch chunks of the adjoint's parallel loop (see batch_chunks)

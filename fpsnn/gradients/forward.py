@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..checks import check_input_times, check_spike_times
-from ..kernels import CACHE, FMA, one_task_at_a_time, psp_both, sorted_events, threads_for, uniform_tuple
+from ..kernels import CACHE, FMA, psp_both, sorted_events, uniform_tuple
+from ..runtime import one_task_at_a_time, threads_for
 from ..simulate import simulate
 
 if TYPE_CHECKING:  # annotations only

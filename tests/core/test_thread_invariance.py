@@ -11,7 +11,7 @@ import pytest
 import fpsnn
 from fpsnn.losses import FirstSpikeCrossEntropy, MembraneRegression
 
-BATCH = 64  # >= 2 x kernels.MIN_SAMPLES_PER_THREAD, so threads_for keeps 2 threads
+BATCH = 64  # >= 2 x runtime.MIN_SAMPLES_PER_THREAD, so threads_for keeps 2 threads
 
 
 def _cases():
