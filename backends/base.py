@@ -85,6 +85,12 @@ def fit_error(chip: str, what: str, used, limit, unit: str, advice: str) -> Valu
     return ValueError(f"{what} = {used} > {limit}{' ' + unit if unit else ''} on {chip}: {advice}")
 
 
+def _best_scale(w: np.ndarray, target: np.ndarray) -> float:
+    """The factor ``c`` minimising ``|c w - target|`` (1 when ``w`` is all zero)."""
+    norm = float(np.sum(w * w))
+    return float(np.sum(w * target)) / norm if norm > 0 else 1.0
+
+
 class Backend:
     """Base class of the deployment targets; subclasses set ``family`` and implement the hooks.
 
@@ -242,15 +248,19 @@ class Backend:
         the effective time constants of the decay codes; each neuron's weights are then multiplied by
         ``like``'s threshold of that neuron, so the result has ``like``'s thresholds, window
         (``t_max``) and spike cap. It models neither the chip's time grid nor its pipeline delays nor
-        saturation. Raises ValueError for a program the float model cannot express or whose layer
-        sizes differ from ``like``'s.
+        saturation. A membrane read-out layer (``theta = inf``) has no threshold to fix its unit (the
+        program stores its potential relative to the state limit): its weights are scaled by the one
+        factor that best matches ``like``'s read-out weights (least squares), which leaves the class
+        of every sample unchanged. Raises ValueError for a program the float model cannot express or
+        whose layer sizes differ from ``like``'s.
         """
         from ..network import Network
 
         net = self._dequantize(program, t_max=like.t_max, max_spikes=like.max_spikes)
         if net.sizes != like.sizes:
             raise ValueError(f"program: layer sizes {net.sizes} differ from like's {like.sizes}")
-        weights = [w * th[None, :] for w, th in zip(net.weights, like.theta)]
+        weights = [w * th[None, :] if np.all(np.isfinite(th)) else w * _best_scale(w, w_like)
+                   for w, th, w_like in zip(net.weights, like.theta, like.weights)]
         recurrent = [None if r is None else r * th[None, :] for r, th in zip(net.recurrent, like.theta)]
         return Network(weights=weights, alpha=net.alpha, beta=net.beta, theta=list(like.theta), t_max=like.t_max,
                        recurrent=recurrent, max_spikes=like.max_spikes)
