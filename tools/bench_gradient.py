@@ -97,7 +97,7 @@ def main(argv=None):
     loss = fpsnn.losses.FirstSpikeCrossEntropy(labels, tau0=0.2, tau1=1.0, gamma=0.005)
 
     out = {"batch": args.batch, "threads": numba.get_num_threads(), "cpus": os.cpu_count(),
-           "threading_layer": numba.config.THREADING_LAYER, "runtime": fpsnn.kernels.RUNTIME,
+           "threading_layer": numba.config.THREADING_LAYER, "runtime": getattr(fpsnn.kernels, "RUNTIME", None),  # None: a version without fpsnn.runtime (A/B)
            "load_average_start": os.getloadavg()[0]}
     for mode in MODES:
         for _ in range(3):  # compile, then warm up threads and caches
