@@ -140,8 +140,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE", help="train on your own data: an .npz or .csv file (docs/data.md)")
     p.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="starting hyper-parameters: 'default' = fpsnn's best known recipe for the data set "
-                        "(Yin-Yang: silent-neuron bump + cosine lr 2e-3; Iris: reference spike), 'paper' = the "
-                        "paper's appendix tables exactly, for reproduction (docs/training-presets.md)")
+                        "(Yin-Yang: silent-neuron bump + cosine lr 2e-3; Iris: reference spike; recorded temporal "
+                        "sets: mean-potential read-out), 'paper' = the paper's appendix tables exactly, for "
+                        "reproduction (temporal sets: the first-spike loss) (docs/training-presets.md)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file of hyper-parameters (flat keys; 'seed' allowed)")
     p.add_argument("--init", metavar="FILE", help="start from this model's weights and neuron parameters instead of "
                    "random ones: a NIR graph (.nir, e.g. written by snnTorch, Norse, Rockpool; docs/nir.md) or an "
