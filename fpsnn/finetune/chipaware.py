@@ -11,10 +11,11 @@
 2. Float training of the constrained network (:func:`fpsnn.training.fit_dataset`).
 3. For a target with a bit-accurate emulator: :func:`choose_dt` picks the chip step with the best
    emulated accuracy on the *validation* split (never the test split), then a short quantization-aware
-   fine-tune (:class:`~.finetuner.FineTuner`, ``mode="qat"``) at that step; the fine-tuned weights are
-   kept only when they score higher on the emulator on the validation split (QAT is kept "where it
-   helps", measured per run). A target without an emulator (DYNAP-SE2, analog) keeps the float weights
-   at its default step.
+   fine-tune (:class:`~.finetuner.FineTuner`, ``mode="qat"``) at that step, with the model's own loss
+   (first-spike cross entropy, or the read-out loss of a membrane read-out); the fine-tuned weights
+   are kept only when they score higher on the emulator on the validation split, scored with the
+   model's read-out (QAT is kept "where it helps", measured per run). A target without an emulator
+   (DYNAP-SE2, analog) keeps the float weights at its default step.
 4. The model file ``out_dir/model.fpsnn`` records ``metadata["chip"] = {"target", "dt", ...}``;
    ``fpsnn deploy`` and ``fpsnn emulate`` use that step when ``--dt`` is not given (:func:`recorded_dt`),
    and ``--dt auto`` runs :func:`choose_dt` on the model's validation split (:func:`resolve_dt`).
@@ -298,11 +299,7 @@ def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None,
         dt, scores = choose_dt(net, backend, x_val, y_val, log=log, hyper=hyper)
         chip["validation"].update(chip_by_dt={f"{k:.6g}": v for k, v in scores.items()}, chip=scores[dt])
         chip["dt"] = dt
-        if qat_epochs and net.readout:
-            chip["notes"] = notes + ["no QAT: the fine-tuner scores first spikes and needs a firing output layer, "
-                                     f"this model's is a {hyper.readout} read-out"]
-            log(f"fpsnn: {target}: {chip['notes'][-1]}")
-        elif qat_epochs:
+        if qat_epochs:
             tuned = FineTuner(net, hyper.replace(epochs=int(qat_epochs), **({"lr": qat_lr} if qat_lr else {})),
                               (x_train, y_train), target, mode="qat", dt=dt, seed=seed, progress=progress,
                               out_dir=None if out_dir is None else Path(out_dir) / "qat").fit(resume=resume)

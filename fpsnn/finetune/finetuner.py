@@ -8,10 +8,10 @@ and its extra checkpoint arrays (the device model) differ. Every minibatch
    network the program implements (:mod:`.targets`);
 2. measures: runs the minibatch on the target and reads back the spike times of every layer
    (``hil``), or simulates the chip network exactly (``qat``, no chip at all);
-3. cleans the measured times (:mod:`.policy`) and computes the exact gradient of the first-spike
-   cross entropy *at those times* (``value_and_grad(chip_net, x, loss, times=measured)``: the causal
-   set of every spike is every measured spike that reached its neuron strictly earlier), for the
-   device model when there is one (:mod:`.calibration`);
+3. cleans the measured times (:mod:`.policy`) and computes the exact gradient of the loss *at those
+   times* (``value_and_grad(chip_net, x, loss, times=measured)``: the causal set of every spike is
+   every measured spike that reached its neuron strictly earlier), for the device model when there
+   is one (:mod:`.calibration`);
 4. applies the gradient to the shadow weights (straight-through estimator, below).
 
 **Weight-rounding estimator (documented choice).** The chip weights are :math:`\hat W = q(W)`
@@ -21,6 +21,20 @@ estimator). No clipping term is needed: the mappings scale each channel so that 
 lands on the largest integer, so no weight is ever clipped. Time constants are not trained; they are
 the chip's effective ones throughout, so QAT trains the weights *for* the time constants the chip
 can represent.
+
+**Loss.** A network with a firing output layer is fine-tuned with the first-spike cross entropy
+(:class:`fpsnn.losses.FirstSpikeCrossEntropy` with ``hyper``'s ``tau0``, ``tau1``, ``gamma``). A
+network whose output layer is a membrane read-out (``theta = inf``, ``hyper.readout`` in
+:data:`fpsnn.losses.MEMBRANE_READOUTS`) is fine-tuned with its own read-out loss
+(:func:`fpsnn.losses.classifier_loss`): a closed-form function of the last hidden layer's measured
+spike times and the read-out weights, so the chip's hidden spike times are all the gradient needs
+(the read-out layer's times are the empty ``(batch, n_out, 0)`` array the simulator gives it). Each
+minibatch is compiled with the ``readout_range`` ``fpsnn deploy`` would use on those samples, and the
+chip's answer is scored from its recorded output potential (:mod:`.targets`): ``train_accuracy`` /
+``test_accuracy`` are the chip's read-out, ``*_accuracy_at_chip_times`` the float read-out of the chip
+network at the chip's hidden times (the loss's view), ``readout_saturated`` the samples whose output
+potential hit the chip's state limit. Calibration probes first spikes and is refused for a read-out
+layer (it never fires); DYNAP-SE2 cannot map one (its neurons always fire): ValueError on creation.
 
 **Time step.** ``dt`` (network time units per chip step) defaults to the target's own
 (``backend.default_dt(net)``); measured times are step-end times ``(k + 1) dt``.
@@ -40,13 +54,14 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Hyperparameters
-from ..losses import FirstSpikeCrossEntropy
+from ..losses import FirstSpikeCrossEntropy, classifier_loss
 from ..network import Network
 from ..training import (EpochLoop, LoopState, LoopTask, Minibatch, RunFiles, SpikeMetrics, TrainResult, all_finite,
                         check_training_data, fingerprint, gradient_list, make_optimizer, parameter_list)
 from .calibration import DeviceModel, calibrate_device
 from .policy import POLICY_COUNTS, clean_times
-from .targets import MODES, TargetFailure, make_source, measure_metrics
+from .targets import (CHIP_READOUT_COUNTS, MODES, TargetFailure, add_measured, finish_metrics, make_source,
+                      measure_metrics, measurement_range, membrane_readout)
 
 __all__ = ["FineTuner", "TargetLost"]
 
@@ -63,9 +78,11 @@ class FineTuner(RunFiles, LoopTask):
     """Fine-tune a trained float network for a chip: in the loop (``hil``) or offline (``qat``).
 
     Args:
-        net: the trained float network; its weights initialise the shadow weights.
-        hyper: optimizer, ``lr``, ``schedule``, ``batch_size``, ``epochs``, loss settings (``tau0``,
-            ``tau1``, ``gamma``) and ``grad_mode`` (see :class:`fpsnn.datasets.Hyperparameters`).
+        net: the trained float network; its weights initialise the shadow weights. Its output layer
+            fires (first-spike loss) or is a membrane read-out (its read-out loss; module docstring).
+        hyper: optimizer, ``lr``, ``schedule``, ``batch_size``, ``epochs``, loss settings (``readout``;
+            ``tau0``, ``tau1``, ``gamma`` for a firing output layer, ``count_scale`` and ``n_read`` for a
+            read-out) and ``grad_mode`` (see :class:`fpsnn.datasets.Hyperparameters`).
         train: ``(inputs, labels)``: input spike times ``(batch, n_in)`` (time units), int labels.
         target: chip name (``"xylo-audio2"``, ``"loihi2"``) or a backend-like object (``compile``, ``run``
             and ``dequantize`` or a ``chip`` description). In ``qat`` mode only its ``compile`` is used.
@@ -120,9 +137,10 @@ class FineTuner(RunFiles, LoopTask):
     def __post_init__(self):
         if not isinstance(self.net, Network):
             raise ValueError(f"net: expected an fpsnn.Network, got {type(self.net).__name__}")
-        if self.net.readout:
-            raise ValueError("net: the last layer is a membrane read-out (theta = inf); fine-tuning uses first-spike "
-                             "classification and needs a firing output layer")
+        self.membrane = membrane_readout(self.net, self.hyper)
+        if self.membrane and self.calibrate:
+            raise ValueError("calibrate: the probes fit firing equations at measured spikes, and a membrane read-out "
+                             "layer (theta = inf) never fires; fine-tune without --calibrate")
         if self.mode not in MODES:
             raise ValueError(f"mode = {self.mode!r}: must be one of {MODES}")
         self.x_train, self.y_train = check_training_data(self.train)
@@ -149,8 +167,23 @@ class FineTuner(RunFiles, LoopTask):
         if self.mode == "qat" and self.mismatch:
             raise ValueError("mismatch: applies to a target run (mode 'hil'); QAT never runs the target")
         self.source = make_source(self.target, self.mode, self.engine, self.mismatch, self.mismatch_seed)
+        if self.membrane:
+            self._check_readout_target()
         self.out_dir = None if self.out_dir is None else Path(self.out_dir)
         self.loop = EpochLoop(self)
+
+    def _check_readout_target(self) -> None:
+        """Before any run: the target maps a read-out layer (DYNAP-SE2 does not: ValueError, the chip's
+        own message) and the engine asked for returns the output potential (RuntimeError), rather than a
+        lost target in epoch 1."""
+        backend = self.source.backend
+        if callable(getattr(backend, "check_fits", None)):
+            backend.check_fits(self.net)
+        if self.mode == "hil" and self.engine != "auto" and callable(getattr(backend, "potential_available", None)):
+            ok, why = backend.potential_available(self.engine)
+            if not ok:
+                raise RuntimeError(f"engine {self.engine!r}: cannot fine-tune a membrane read-out on "
+                                   f"{self.source.name}: {why}")
 
     # ------------------------------------------------------------------ loop hooks: state and files
     def config(self) -> dict:
@@ -220,19 +253,28 @@ class FineTuner(RunFiles, LoopTask):
     def _epoch_metrics(self, sums: dict | None = None) -> SpikeMetrics:
         sizes, t_max = self.net.sizes, self.net.t_max
         if sums is None:
-            return SpikeMetrics(sizes, t_max, self.hyper).count(**dict.fromkeys(EPOCH_COUNTS, 0))
+            counts = EPOCH_COUNTS + (CHIP_READOUT_COUNTS if self.membrane else ())
+            return SpikeMetrics(sizes, t_max, self.hyper).count(**dict.fromkeys(counts, 0))
         return SpikeMetrics.from_state(sums, sizes, t_max, self.hyper)
 
     def minibatch(self, state: LoopState, idx: np.ndarray, lr: float) -> Minibatch:
         """Deploy, measure, exact gradient at the measured times (for the device model, if any)."""
         net = state.net
         x, y = self.x_train[idx], self.y_train[idx]
-        program, _ = self.source.compile(net, self.dt)
-        chip_net = self.source.chip_network(program, net)
-        raw = self.source.measure(program, chip_net, x)
+        if self.membrane:  # compiled as deploy would for these samples; the run records the read-out
+            program, report = self.source.compile(net, self.dt, measurement_range(net, self.hyper, x))
+            chip_net = self.source.chip_network(program, net)
+            raw, chip = self.source.measure_readout(program, report, chip_net, x, y, self.hyper)
+        else:
+            program, _ = self.source.compile(net, self.dt)
+            chip_net = self.source.chip_network(program, net)
+            raw, chip = self.source.measure(program, chip_net, x), None
         # --- nothing below talks to the target: from here on the step always completes
         times, counts = clean_times(raw, chip_net, len(y), program.dt)
-        loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
+        if self.membrane:  # reads the last hidden layer's times and the read-out weights
+            loss = classifier_loss(self.hyper, y)
+        else:
+            loss = FirstSpikeCrossEntropy(y, tau0=self.hyper.tau0, tau1=self.hyper.tau1, gamma=self.hyper.gamma)
         device = state.extra.get("device")
         grad_net = chip_net if device is None else device.apply(chip_net)
         with np.errstate(invalid="ignore"):  # the +inf padding makes inf - inf in the sortedness check
@@ -242,7 +284,7 @@ class FineTuner(RunFiles, LoopTask):
             # chain rule through the device's weights G * W: dL/dW = G * dL/d(G W)
             g = [a * gain for a, gain in zip(g, device.weight_gain)] + g[len(device.weight_gain):]
         finite = all_finite(g)  # straight-through: the gradient at the chip's weights moves the shadow weights
-        sums = self._epoch_metrics(state.sums).add(times, y).count(
+        sums = add_measured(self._epoch_metrics(state.sums), times, y, grad_net, x, chip).count(
             n_bad_slopes=int(grads.get("n_bad_slopes", 0)), skipped_updates=0 if finite else 1, **counts)
         return Minibatch(value, g if finite else None, sums.state())
 
@@ -252,15 +294,21 @@ class FineTuner(RunFiles, LoopTask):
         if epoch == 0 and device is not None:
             row["device_model"] = device.summary()
         if epoch:
-            tr = self._epoch_metrics(state.sums).result()
+            tr = finish_metrics(self._epoch_metrics(state.sums).result())
         else:  # before any update: measure the training set once
             tr = measure_metrics(self.source, state.net, self.x_train, self.y_train, self.hyper, self.dt)
             tr.update(n_bad_slopes=0, skipped_updates=0)
         row.update(loss=tr["loss"], train_accuracy=tr["accuracy"], **{k: tr[k] for k in EPOCH_COUNTS})
+        if self.membrane:
+            row.update(train_accuracy_at_chip_times=tr["accuracy_at_chip_times"], readout_events=tr["readout_events"],
+                       readout_saturated=tr["readout_saturated"])
         if self.test is not None:
             te = measure_metrics(self.source, state.net, self.x_test, self.y_test, self.hyper, self.dt)
             row.update(test_accuracy=te["accuracy"], test_loss=te["loss"], silent_outputs=te["silent_outputs"],
                        silent_label=te["silent_label"], dead_hidden=te["dead_hidden"], mean_spikes=te["mean_spikes"])
+            if self.membrane:
+                row.update(test_accuracy_at_chip_times=te["accuracy_at_chip_times"],
+                           test_readout_saturated=te["readout_saturated"])
         return row
 
     def model_metadata(self, result: TrainResult) -> dict:

@@ -9,7 +9,13 @@ counts every case (:data:`POLICY_COUNTS`, reported in the metrics rows) and neve
 * each neuron's times are sorted (``reordered`` counts the rows that were not);
 * repeated equal times of one neuron (several events in one chip step) are kept once, because the
   float model cannot fire twice at one instant (``coincident``);
-* times beyond the layer's spike cap (``Network.spike_caps``) are dropped (``over_cap``).
+* times beyond the layer's spike cap (``Network.spike_caps``) are dropped (``over_cap``);
+* a non-firing read-out layer (``theta = inf``, the membrane read-outs) comes back as the empty
+  ``(batch, n_out, 0)`` array the float simulator gives such a layer, whatever the target reported:
+  an event there is the chip's state overflow (Xylo's output neuron fires when its potential reaches
+  the int16 limit), not a spike the float model has. Such events are counted (``readout_events``,
+  :data:`READOUT_COUNTS`, only for a network with a read-out); the samples they clip are what
+  ``backend.readout_saturated`` reports.
 
 Elsewhere in the same loop: an output neuron with no spike counts as firing at ``t_max`` with zero
 gradient (:mod:`fpsnn.losses`), a spike whose slope is not positive carries no gradient
@@ -23,10 +29,13 @@ import numpy as np
 
 from ..network import Network
 
-__all__ = ["POLICY_COUNTS", "clean_times"]
+__all__ = ["POLICY_COUNTS", "READOUT_COUNTS", "clean_times"]
 
 #: Keys of the measured-times policy counters (see :func:`clean_times`).
 POLICY_COUNTS = ("nan", "out_of_window", "reordered", "coincident", "over_cap")
+#: Extra policy counter of a network whose output layer is a membrane read-out: events the target
+#: reported for that layer, dropped (module docstring).
+READOUT_COUNTS = ("readout_events",)
 
 
 def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | None = None):
@@ -41,8 +50,9 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
 
     Returns:
         ``(times, counts)``: clean float64 ``(batch, n_l, k_l)`` arrays (sorted, ``+inf`` padded,
-        ``1 <= k_l <=`` layer ``l``'s spike cap) and a dict with one count per :data:`POLICY_COUNTS` key (spike
-        entries dropped or re-sorted rows).
+        ``1 <= k_l <=`` layer ``l``'s spike cap; ``k = 0`` for a read-out layer) and a dict with one
+        count per :data:`POLICY_COUNTS` key (spike entries dropped or re-sorted rows), and per
+        :data:`READOUT_COUNTS` key when ``net`` has a read-out layer.
 
     Raises:
         ValueError: wrong number of layers, samples or neurons (names the layer and both shapes).
@@ -53,10 +63,14 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
     dt = float(dt)
     slack = (net.n_layers if slack_steps is None else int(slack_steps)) * dt
     t_end = net.t_max + slack
-    counts = dict.fromkeys(POLICY_COUNTS, 0)
+    counts = dict.fromkeys(POLICY_COUNTS + (READOUT_COUNTS if net.readout else ()), 0)
     out = []
     caps = net.spike_caps
     for l, t in enumerate(times):
+        if net.readout and l == net.n_layers - 1:
+            counts["readout_events"] += _readout_events(t, batch, net.sizes[l], l)
+            out.append(np.empty((batch, net.sizes[l], 0)))
+            continue
         arr = np.array(t, dtype=np.float64)
         if arr.ndim == 2:
             arr = arr[:, :, None]
@@ -81,3 +95,12 @@ def clean_times(times, net: Network, batch: int, dt: float, slack_steps: int | N
         counts["over_cap"] += int(np.isfinite(arr[:, :, width:]).sum())
         out.append(np.ascontiguousarray(arr[:, :, :width]))
     return out, counts
+
+
+def _readout_events(t, batch: int, n: int, l: int) -> int:
+    """Finite times the target reported for read-out layer ``l`` (``(batch, n[, k])``; shape checked)."""
+    arr = np.asarray(t, dtype=np.float64)
+    if arr.ndim not in (2, 3) or arr.shape[:2] != (batch, n):
+        raise ValueError(f"times[{l}]: expected shape ({batch}, {n}, k) (batch, neurons of layer {l}, spikes), "
+                         f"got {np.shape(t)}")
+    return int(np.isfinite(arr).sum())

@@ -97,6 +97,16 @@ def test_fit_for_target_then_deploy_uses_the_recorded_step(target, tmp_path):
     assert emulate(res.model_path, target, subset=20)["dt"] == chip["dt"]
 
 
+def test_fit_for_target_fine_tunes_a_membrane_read_out(tmp_path):
+    hyper = YY.hyper.replace(epochs=1, batch_size=50, readout="mean_membrane", count_scale=4.0)
+    res = fit_for_target("yinyang", "xylo-imu", hyper, seed=0, out_dir=tmp_path / "run", qat_epochs=1,
+                         train_subset=100, test_subset=40, validation_subset=60)
+    chip = io.read_file(res.model_path).metadata["chip"]
+    assert res.net.readout and not any("no QAT" in note for note in chip["notes"])
+    assert chip["validation"]["qat_epochs"] == 1 and "qat_kept" in chip["validation"]
+    assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file()
+
+
 def test_cli_train_target_then_deploy(tmp_path, capsys):
     from fpsnn.cli import main
 
