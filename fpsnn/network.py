@@ -79,7 +79,7 @@ def _per_layer(name: str, value, sizes: Sequence[int], allow_inf: bool = False) 
     return out
 
 
-def _spike_caps(value, n_layers: int, readout: bool) -> tuple:
+def spike_caps(value, n_layers: int, readout: bool) -> tuple:
     """``max_spikes`` (an int, or one int per layer) as one cap per layer, or ValueError naming it.
 
     Every entry must be a whole number >= 1 (bool, fractions, strings, NaN are refused); a non-firing
@@ -197,7 +197,7 @@ class Network:
         if not np.isfinite(t_max) or t_max <= 0:
             raise ValueError(f"t_max = {self.t_max}: must be finite and > 0")
         self.t_max = t_max
-        caps = _spike_caps(self.max_spikes, len(sizes), bool(np.all(np.isinf(self.theta[-1]))))
+        caps = spike_caps(self.max_spikes, len(sizes), bool(np.all(np.isinf(self.theta[-1]))))
         self.max_spikes = caps[0] if len(set(caps)) == 1 else caps
 
     def __repr__(self) -> str:

@@ -247,37 +247,22 @@ TEMPORAL_BASE = dict(alpha=0.999, beta=1.0, theta=1.0, t_early=0.0, gamma=0.005,
 
 def _spike_caps(value, n_layers: int) -> int | tuple:
     """``Hyperparameters.max_spikes`` as an int (one cap for every layer) or a tuple of ``n_layers``
-    ints >= 1 (see its docstring); ValueError naming ``max_spikes``, the layer and the limit."""
+    ints >= 1 (see its docstring); text ``"32,1"`` is read too. Checked by the network's own rule
+    (:func:`fpsnn.network.spike_caps`); ValueError naming ``max_spikes``, the layer and the limit."""
+    from ..network import spike_caps
+
     shown = value
     if isinstance(value, str):
         value = value.replace(",", " ").split()
     if isinstance(value, np.ndarray):
         value = value.tolist()
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    items = [int(v) if isinstance(v, str) and v.strip().isdigit() else v
+             for v in (list(value) if isinstance(value, (list, tuple)) else [value])]
     if len(items) not in (1, n_layers):
         raise ValueError(f"max_spikes = {shown!r}: need one value for every layer, or one per layer "
                          f"({n_layers} = len(hidden) + 1, output last), got {len(items)}")
-    caps = []
-    for l, v in enumerate(items):
-        k = _whole(v)
-        if k is None or k < 1:
-            if len(items) == 1:
-                raise ValueError(f"max_spikes = {shown!r}: must be an integer >= 1")
-            where = f"layer {l}{', the output' if l == n_layers - 1 else ''}"
-            raise ValueError(f"max_spikes = {shown!r}: entry {l} ({where}) = {v!r} must be an integer >= 1")
-        caps.append(k)
-    return caps[0] if len(set(caps)) == 1 else tuple(caps)
-
-
-def _whole(value) -> int | None:
-    """``value`` as an int when it is a whole number (``3``, ``3.0``, text ``"3"``), else None (also bools)."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        k = int(value.strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return k if isinstance(value, str) or k == value else None
+    caps = spike_caps(items[0] if len(items) == 1 else items, n_layers, readout=False)
+    return caps[0] if len(set(caps)) == 1 else caps
 
 
 def _recurrent_flags(value, n_hidden: int) -> tuple:

@@ -253,7 +253,7 @@ def test_max_spikes_per_layer_trains_and_lands_in_the_model_file(tmp_path, capsy
 def test_max_spikes_bad_values_are_clear_errors(tmp_path, capsys):
     status, out, err = run_main(capsys, "train", "xor", "--max-spikes", "6,0", "--out", str(tmp_path / "a"))
     assert status == 2 and out == ""
-    assert "max_spikes = (6, 0): entry 1 (layer 1, the output) = 0 must be an integer >= 1" in err
+    assert "max_spikes[1] = 0: layer 1's spike cap must be an integer >= 1" in err
     for text, message in (("max_spikes = [6, 1.5]", "key 'max_spikes' = [6, 1.5]: every entry must be an integer"),
                           ("max_spikes = [6, 1, 1]", "need one value for every layer, or one per layer (2 = ")):
         cfg = tmp_path / "c.toml"

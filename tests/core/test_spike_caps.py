@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import fpsnn
-from fpsnn.losses import FirstSpikeCrossEntropy, Loss
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference import central_difference, simulate_reference  # noqa: E402
+from test_gradients_fd import ManySpikes  # noqa: E402  (every spike time of every layer + first-spike CE)
 
 FD_RTOL = 1e-6
 ATOL = 1e-9   # spike times vs the brute-force reference (its root finder's tolerance)
@@ -97,25 +97,6 @@ def test_with_parameters_keeps_the_caps():
     assert net.with_parameters([W1 * 1.01, W2]).spike_caps == (5, 2)
 
 
-class _AllSpikes(Loss):
-    """sum of c[l][b, i, k] * t over every finite spike time of every layer + first-spike cross entropy."""
-
-    def __init__(self, coeffs, labels):
-        self.coeffs = coeffs
-        self.ce = FirstSpikeCrossEntropy(labels, tau0=0.5, tau1=2.0, gamma=0.1)
-
-    def evaluate(self, net, inputs, times):
-        value, d_ce, _ = self.ce.evaluate(net, inputs, times)
-        d_times = []
-        for l, t in enumerate(times):
-            c = self.coeffs[l][:, :, :t.shape[2]]
-            fin = np.isfinite(t)
-            value += float(np.sum(np.where(fin, c * np.where(fin, t, 0.0), 0.0)))
-            d = np.where(fin, c, 0.0)
-            d_times.append(d if d_ce[l] is None else d + d_ce[l])
-        return value, d_times, None
-
-
 @pytest.mark.parametrize("mode", ["adjoint", "forward"])
 @pytest.mark.parametrize("caps,recurrent", [((16, 1), None), ((3, 2), None), ((3, 1), [REC, None])],
                          ids=["output-1", "both-capped", "recurrent"])
@@ -125,7 +106,7 @@ def test_per_layer_capped_gradients_match_central_differences(mode, caps, recurr
     base = _counts(res)
     assert sum(res.n_capped) > 0                                       # the caps change the model here
     rng = np.random.default_rng(11)
-    loss = _AllSpikes([rng.normal(size=(1, n, 16)) for n in net.sizes], np.array([0]))
+    loss = ManySpikes([rng.normal(size=(1, n, 16)) for n in net.sizes], np.array([0]))
     _, g = net.value_and_grad(X, loss, mode=mode)
     n = net.n_layers
     params = list(net.weights) + list(net.recurrent)

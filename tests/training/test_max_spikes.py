@@ -22,9 +22,9 @@ def test_one_value_or_one_per_layer_and_equal_values_are_an_int():
 @pytest.mark.parametrize("value,match", [
     (0, r"max_spikes = 0: must be an integer >= 1"),
     (2.5, r"max_spikes = 2\.5: must be an integer >= 1"),
-    ((32, 0), r"max_spikes = \(32, 0\): entry 1 \(layer 1, the output\) = 0 must be an integer >= 1"),
-    ((0, 3), r"entry 0 \(layer 0\) = 0 must be an integer >= 1"),
-    ((4, True), r"entry 1 \(layer 1, the output\) = True must be an integer >= 1"),
+    ((32, 0), r"max_spikes\[1\] = 0: layer 1's spike cap must be an integer >= 1"),
+    ((0, 3), r"max_spikes\[0\] = 0: layer 0's spike cap must be an integer >= 1"),
+    ((4, True), r"max_spikes\[1\] = True: layer 1's spike cap must be an integer >= 1"),
     ((1, 2, 3), r"max_spikes = \(1, 2, 3\): need one value for every layer, or one per layer "
                 r"\(2 = len\(hidden\) \+ 1, output last\), got 3"),
     ("3x", r"max_spikes = '3x': must be an integer >= 1"),

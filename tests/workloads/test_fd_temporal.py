@@ -100,6 +100,13 @@ def _flat(grads):
     return np.concatenate([w.ravel() for w in grads["weights"]] + [r.ravel() for r in grads["recurrent"] if r is not None])
 
 
+def _assert_both_modes_match(net, x, loss, fd, scale, readout):
+    for mode in ("adjoint", "forward"):
+        _, grads = net.value_and_grad(x, loss, mode=mode)
+        err = np.max(np.abs(_flat(grads) - fd)) / scale
+        assert err <= FD_RTOL, f"{readout}, {mode}: relative error {err:.2e}"
+
+
 @pytest.mark.parametrize("readout", ["first_spike", "spike_count", "membrane", "mean_membrane"])
 def test_recurrent_multispike_many_inputs_match_fd(readout):
     for net, x, res, base, labels in _case(readout):
@@ -111,10 +118,7 @@ def test_recurrent_multispike_many_inputs_match_fd(readout):
             continue
         scale = np.max(np.abs(fd))
         assert scale > 0
-        for mode in ("adjoint", "forward"):
-            _, grads = net.value_and_grad(x, loss, mode=mode)
-            err = np.max(np.abs(_flat(grads) - fd)) / scale
-            assert err <= FD_RTOL, f"{readout}, {mode}: relative error {err:.2e}"
+        _assert_both_modes_match(net, x, loss, fd, scale, readout)
         return
     pytest.fail(f"{readout}: no case without a spike-count change in 40 seeds")
 
@@ -148,9 +152,6 @@ def test_per_layer_spike_caps_match_fd(readout):
         scale = np.max(np.abs(fd))
         if np.max(np.abs(fd - fd_fine)) > FD_RTOL * scale:
             continue
-        for mode in ("adjoint", "forward"):
-            _, grads = net.value_and_grad(x, loss, mode=mode)
-            err = np.max(np.abs(_flat(grads) - fd)) / scale
-            assert err <= FD_RTOL, f"{readout}, {mode}: relative error {err:.2e}"
+        _assert_both_modes_match(net, x, loss, fd, scale, readout)
         return
     pytest.fail(f"{readout}: no usable capped case in 40 seeds")
