@@ -46,8 +46,8 @@ def keep_freed_memory() -> bool:
 
     A batch allocates a few MB of buffers (spike times, event orders, adjoint sums) and frees them. By
     default glibc serves blocks above a threshold from fresh mappings and returns free heap above
-    another to the system, so every batch faults its buffers in again page by page (zeroing each): on
-    the Yin-Yang bench a third of the simulation's time went to the kernel. With both thresholds raised
+    another to the system, so every batch faults its buffers in again page by page (zeroing each), which
+    shows as kernel time in a profile (``docs/performance.md``). With both thresholds raised
     (:data:`MMAP_THRESHOLD`, :data:`TRIM_THRESHOLD`) the freed blocks are reused. The price is that up to
     :data:`TRIM_THRESHOLD` of freed memory stays with the process. glibc (Linux) only; elsewhere, or when
     a ``MALLOC_*`` variable is set, nothing is changed.
