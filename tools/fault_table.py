@@ -159,7 +159,8 @@ def _concurrent(w: Workdir):
     out = w.fresh("busy")
     cmd = [sys.executable, "-m", "fpsnn.cli", "train", "xor", "--out", str(out), "--epochs", "100000",
            "--seed", "3", "--no-progress"]
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_ctrl_c_default)
     try:
         deadline = time.time() + TIMEOUT_S
         while not (out / "checkpoint.fpsnn").exists() and time.time() < deadline and first.poll() is None:
@@ -181,10 +182,18 @@ def _deploy_stale(w: Workdir):
 
 
 # ------------------------------------------------------------------------------------------- interrupt
+def _ctrl_c_default():
+    """In the child, before exec: Ctrl-C (SIGINT) at its default disposition, so the case measures the
+    CLI's handling of it. A parent started as a background job of a non-interactive shell (``cmd &``,
+    some CI runners) passes SIGINT on as *ignored*, and Python then installs no handler: every
+    interrupt case would hang for reasons outside fpsnn."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(cmd: list, out: Path) -> Run:
     """Start ``cmd``, send Ctrl-C (SIGINT) once ``out`` holds a checkpoint, collect the outcome."""
     p = subprocess.Popen([sys.executable, "-m", "fpsnn.cli", *map(str, cmd)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_default)
     deadline = time.time() + TIMEOUT_S
     while not (out / "checkpoint.fpsnn").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.2)
