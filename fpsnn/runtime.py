@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -96,6 +97,9 @@ def threads_for(batch: int):
         numba.set_num_threads(n)
 
 
+_TASKS = threading.local()  # depth of one_task_at_a_time blocks in this thread
+
+
 @contextmanager
 def one_task_at_a_time():
     """Let the parallel loops inside hand out their iterations one at a time, not in static shares.
@@ -105,9 +109,21 @@ def one_task_at_a_time():
     running threads take over its remaining tasks. Use it only around the batch loops (one sample or
     one batch chunk per iteration): an array expression in a parallel function is a parallel loop too,
     and one element per task is slow. (Set from Python: a call inside compiled code stops caching.)
+    Re-entrant: a block inside another costs nothing (``value_and_grad`` opens one around the
+    simulation and the adjoint, which each open their own when called alone).
     """
+    depth = getattr(_TASKS, "depth", 0)
+    if depth:
+        _TASKS.depth = depth + 1
+        try:
+            yield
+        finally:
+            _TASKS.depth = depth
+        return
     chunk = numba.set_parallel_chunksize(PARALLEL_CHUNK)
+    _TASKS.depth = 1
     try:
         yield
     finally:
+        _TASKS.depth = 0
         numba.set_parallel_chunksize(chunk)

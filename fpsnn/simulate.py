@@ -198,7 +198,7 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max,
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, rise, rise_of,
-                    out, cnt, n_capped, ord_n, ord_flat):
+                    out, cnt, n_capped, ord_n, ord_t, ord_src, ord_flat):
     """Every firing layer of every sample: ONE parallel region per batch, one sample per task.
 
     Per-layer arguments are tuples (one entry per firing layer): weights ``w`` and their transposes
@@ -206,8 +206,8 @@ def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, ris
     rise tables and each neuron's row in them (:func:`rise_tables`). Filled per sample ``s``:
     ``out[l][s]`` (n_l, cap of layer l) spike times padded with +inf, ``cnt[l][s]`` spike counts,
     ``n_capped[l, s]``, and the layer's input events in time order: ``ord_n[l, s]`` of them, their
-    indices into the flattened ``(n_{l-1}, k)`` input of the sample in ``ord_flat[l][s]`` (the
-    adjoint reuses the order). A thread runs a whole sample through every layer, so a busy machine
+    times, channels and indices into the flattened ``(n_{l-1}, k)`` input of the sample in
+    ``ord_t[l][s]``, ``ord_src[l][s]``, ``ord_flat[l][s]`` (the adjoint reuses them). A thread runs a whole sample through every layer, so a busy machine
     costs one join per batch, not one per layer and step, and the results do not depend on the
     thread count.
     """
@@ -217,6 +217,8 @@ def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, ris
             prev = inputs[s] if l == 0 else out[l - 1][s]
             ev_t, ev_src, ev_flat = sorted_events(prev, t_max)
             ord_n[l, s] = ev_t.size
+            ord_t[l][s, :ev_t.size] = ev_t
+            ord_src[l][s, :ev_t.size] = ev_src
             ord_flat[l][s, :ev_t.size] = ev_flat
             if has_rec[l]:
                 n_capped[l, s] = _run_coupled(ev_t, ev_src, w[l], rec[l], alpha[l], beta[l], theta[l], rise[l],
@@ -269,13 +271,16 @@ def simulate(net: Network, x, debug: bool = False) -> SimulationResult:
 class EventOrder:
     """One layer's input events in time order, per sample (from the simulator, for the adjoint).
 
-    ``counts[s]`` events of sample ``s``; ``flat[s, :counts[s]]`` their indices into the sample's
-    input flattened with ``k_in`` spikes per channel (channel ``flat // k_in``, spike ``flat % k_in``).
+    ``counts[s]`` events of sample ``s``; ``t[s, :counts[s]]`` their times, ``src[s, :counts[s]]``
+    their input channels and ``flat[s, :counts[s]]`` their indices into the sample's input flattened
+    with ``k_in`` spikes per channel (spike ``flat - src * k_in`` of its channel).
     """
 
     counts: np.ndarray   # (batch,) int64
     flat: np.ndarray     # (batch, >= n_in * k_in) int64
     k_in: int
+    t: np.ndarray        # (batch, >= n_in * k_in) float64, time units
+    src: np.ndarray      # (batch, >= n_in * k_in) int64
 
 
 def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult:
@@ -290,6 +295,8 @@ def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult
     n_capped = np.zeros((n_fire, batch), dtype=np.int64)
     ord_n = np.zeros((n_fire, batch), dtype=np.int64)
     ord_flat = tuple(np.empty((batch, n_in[l] * k_in[l]), dtype=np.int64) for l in range(n_fire))
+    ord_t = tuple(np.empty((batch, n_in[l] * k_in[l])) for l in range(n_fire))
+    ord_src = tuple(np.empty((batch, n_in[l] * k_in[l]), dtype=np.int64) for l in range(n_fire))
     if n_fire:
         recs = [net.recurrent[l] for l in range(n_fire)]
         with one_task_at_a_time():
@@ -299,12 +306,12 @@ def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult
                 uniform_tuple(_NO_REC if r is None else r for r in recs), np.array([r is not None for r in recs]),
                 uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]), uniform_tuple(net.theta[:n_fire]),
                 uniform_tuple(t[0] for t in tables), uniform_tuple(t[1] for t in tables), out, cnt, n_capped, ord_n,
-                ord_flat)
+                ord_t, ord_src, ord_flat)
     times, orders = [], []
     for l in range(n_fire):
         k = max(int(cnt[l].max()), 1)
         times.append(out[l] if k == kmax[l] else np.ascontiguousarray(out[l][:, :, :k]))
-        orders.append(EventOrder(ord_n[l], ord_flat[l], k_in[l]))
+        orders.append(EventOrder(ord_n[l], ord_flat[l], k_in[l], ord_t[l], ord_src[l]))
     if n_fire < net.n_layers:  # non-firing read-out layer
         times.append(np.full((batch, net.sizes[-1], 0), np.inf))
         orders.append(None)

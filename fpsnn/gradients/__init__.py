@@ -33,8 +33,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..checks import check_input_times, check_spike_times, check_theorem4  # noqa: F401
-from ..runtime import threads_for
-from ..simulate import simulate
+from ..runtime import one_task_at_a_time, threads_for
+from ..simulate import _simulate
 from .adjoint import _adjoint
 from .forward import Jacobian, _forward, jacobian
 
@@ -82,14 +82,14 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
         raise ValueError(f"chunks = {chunks!r}: must be a whole number >= 1")
     loss = as_loss(loss)
     inputs = check_input_times(x, net.n_inputs)
-    with threads_for(inputs.shape[0]):
+    with threads_for(inputs.shape[0]), one_task_at_a_time():
         return _value_and_grad(net, inputs, loss, mode, times, debug, chunks)
 
 
 def _value_and_grad(net, inputs, loss, mode, times, debug, chunks=None):
     orders = None
     if times is None:
-        res = simulate(net, inputs, debug=debug)
+        res = _simulate(net, inputs, debug)  # inputs checked and threads set by the caller
         times, orders = res.times, res.input_order
     else:
         times = check_spike_times(net, times, inputs.shape[0])

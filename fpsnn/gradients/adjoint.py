@@ -159,30 +159,29 @@ def _adjoint_sample(pt, pj, pf, out_s, w, rec, has_rec, alpha, beta, theta, src_
 
 
 @njit(cache=CACHE, fastmath=FMA)
-def _events_of(pre_s, order_n, order_flat, k_cap):
+def _events_of(pre_s, order_n, order_t, order_src, order_flat, k_cap):
     """A sample's input events in time order ``(t, channel, flat index into pre_s)``.
 
-    From the simulator's order (``order_n >= 0``: indices into the input laid out with ``k_cap``
-    spikes per channel, re-based to ``pre_s``'s own width), else sorted here (measured times).
+    From the simulator's order (``order_n >= 0``: times, channels and indices into the input laid out
+    with ``k_cap`` spikes per channel, re-based to ``pre_s``'s own width), else sorted here (measured
+    times).
     """
     if order_n < 0:
         return sorted_events(pre_s, math.inf)
-    k = pre_s.shape[1]
-    pt = np.empty(order_n)
-    pj = np.empty(order_n, dtype=np.int64)
+    pt = order_t[:order_n]
+    pj = order_src[:order_n]
+    shift = k_cap - pre_s.shape[1]
+    if shift == 0:
+        return pt, pj, order_flat[:order_n]
     pf = np.empty(order_n, dtype=np.int64)
     for e in range(order_n):
-        j = order_flat[e] // k_cap
-        m = order_flat[e] - j * k_cap
-        pt[e] = pre_s[j, m]
-        pj[e] = j
-        pf[e] = j * k + m
+        pf[e] = order_flat[e] - pj[e] * shift
     return pt, pj, pf
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _adjoint_batch(pre, out, w, rec, has_rec, alpha, beta, theta, own, has_own, d_pre, gw, grec,
-                   ord_n, ord_flat, ord_k, n_chunks):
+                   ord_n, ord_t, ord_src, ord_flat, ord_k, n_chunks):
     """The adjoint of every layer of every sample: ONE parallel region per batch.
 
     Per-layer tuples over the firing layers ``l``: ``pre[l]`` its input times, ``out[l]`` its spikes,
@@ -201,7 +200,7 @@ def _adjoint_batch(pre, out, w, rec, has_rec, alpha, beta, theta, own, has_own, 
                 src = d_pre[l + 1][s]
                 if has_own[l]:
                     src += own[l][s]
-                pt, pj, pf = _events_of(pre[l][s], ord_n[l, s], ord_flat[l][s], ord_k[l])
+                pt, pj, pf = _events_of(pre[l][s], ord_n[l, s], ord_t[l][s], ord_src[l][s], ord_flat[l][s], ord_k[l])
                 bad[c] += _adjoint_sample(pt, pj, pf, out[l][s], w[l], rec[l], has_rec[l], alpha[l], beta[l],
                                           theta[l], src, gw[l][c], grec[l][c], d_pre[l][s])
     return bad
@@ -246,13 +245,17 @@ def _adjoint(net, inputs, times, d_times, orders=None, chunks: int | None = None
     own = tuple(_EMPTY3 if d_times[l] is None or (readout and l == n_fire - 1) else
                 np.ascontiguousarray(d_times[l], dtype=np.float64) for l in range(n_fire))
     ord_n = np.full((n_fire, batch), -1, dtype=np.int64)
-    ord_flat, ord_k = [], np.ones(n_fire, dtype=np.int64)
+    ord_t, ord_src, ord_flat, ord_k = [], [], [], np.ones(n_fire, dtype=np.int64)
     for l in range(n_fire):
         o = orders[l] if orders is not None else None
-        if o is None:
-            ord_flat.append(np.zeros((batch, 0), dtype=np.int64))  # sorted in _events_of
+        if o is None:  # sorted in _events_of
+            ord_t.append(np.zeros((batch, 0)))
+            ord_src.append(np.zeros((batch, 0), dtype=np.int64))
+            ord_flat.append(np.zeros((batch, 0), dtype=np.int64))
             continue
         ord_n[l] = o.counts
+        ord_t.append(o.t)
+        ord_src.append(o.src)
         ord_flat.append(o.flat)
         ord_k[l] = o.k_in
     with one_task_at_a_time():
@@ -260,8 +263,8 @@ def _adjoint(net, inputs, times, d_times, orders=None, chunks: int | None = None
                              uniform_tuple(recs), np.array([net.recurrent[l] is not None for l in range(n_fire)]),
                              uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]),
                              uniform_tuple(net.theta[:n_fire]), uniform_tuple(own),
-                             np.array([o is not _EMPTY3 for o in own]), d_pre, gw, grec, ord_n, uniform_tuple(ord_flat),
-                             ord_k, n_chunks)
+                             np.array([o is not _EMPTY3 for o in own]), d_pre, gw, grec, ord_n, uniform_tuple(ord_t),
+                             uniform_tuple(ord_src), uniform_tuple(ord_flat), ord_k, n_chunks)
     for l in range(n_fire):
         g_w[l] += gw[l].sum(axis=0)
         if net.recurrent[l] is not None:
