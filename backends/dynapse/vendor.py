@@ -63,17 +63,48 @@ def build_network(program, mismatch: float | None = None):
         logging.disable(previous)
     # Rockpool's `percent_mismatch` is a fraction despite its name (its default deviation is 0.30 =
     # 30 %, transform/mismatch.py); 5 here would put sigma at 167 % and produce NaN currents.
-    # DynapSim draws its mismatch from numpy's global generator (Rockpool passes no key through
-    # dynapsim_net_from_spec): a device seed seeds that draw, and the caller's generator state is restored.
+    net = dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=None)
+    if not mismatch:
+        return net
+    # DynapSim draws its frozen mismatch in its constructor with Rockpool's generator, which compiles
+    # one jax.lax.cond per parameter on every build: far longer than the run itself, and in-the-loop
+    # training builds a network every minibatch. The same draw is made here on the nominal network
+    # (_frozen_mismatch), with the device seed as the jax key (``PRNGKey(program.mismatch_seed)``): the
+    # deviations depend only on the seed and the parameter shapes, so re-deploying new weights to the
+    # same device meets the same deviations. No seed: a fresh device from numpy's global generator,
+    # as Rockpool draws one.
     seed = getattr(program, "mismatch_seed", None)
-    if mismatch is None or seed is None:
-        return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
-    state = np.random.get_state()
-    try:
-        np.random.seed(seed)
-        return dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=mismatch)
-    finally:
-        np.random.set_state(state)
+    sim = _dynapsim_module(net)
+    for name, value in _frozen_mismatch(sim, float(mismatch),
+                                        int(np.random.randint(2 ** 31 - 1)) if seed is None else int(seed)).items():
+        setattr(sim, name, value)
+    return net
+
+
+def _dynapsim_module(net):
+    """The ``DynapSim`` population inside Rockpool's ``JaxSequential(LinearJax, DynapSim)``."""
+    (sim,) = [m for m in net.modules().values() if type(m).__name__ == "DynapSim"]
+    return sim
+
+
+def _frozen_mismatch(sim, mismatch: float, seed: int) -> dict:
+    """DynapSim's frozen mismatch of ``sim``: the parameters of Rockpool's ``frozen_mismatch_prototype``
+    (every current and circuit constant, never a weight) times ``1 + N(0, mismatch / 3)``, drawn as
+    Rockpool's ``mismatch_generator`` draws them (one key per parameter, split from ``PRNGKey(seed)`` in
+    the order of the flattened parameter tree) but without its per-parameter ``lax.cond``."""
+    import jax
+    import jax.numpy as jnp
+    from rockpool.devices.dynapse.simulation.mismatch_prototype import frozen_mismatch_prototype
+    from rockpool.transform.mismatch import module_registery
+
+    params = module_registery(sim)
+    flat, tree = jax.tree_util.tree_flatten(params)
+    select = jax.tree_util.tree_leaves(frozen_mismatch_prototype(sim))
+    _, *keys = jax.random.split(jax.random.PRNGKey(seed), len(flat) + 1)
+    sigma = jnp.float32(mismatch / 3.0)                 # Rockpool's 3-sigma rule
+    new = [jnp.asarray(a + sigma * jax.random.normal(k, a.shape) * a, dtype=jnp.float32) if chosen else a
+           for a, chosen, k in zip(flat, select, keys)]
+    return jax.tree_util.tree_unflatten(tree, new)
 
 
 def run_dynapsim(program, raster, mismatch: float | None = None) -> EmulatorResult:

@@ -185,3 +185,81 @@ def test_mismatch_is_a_fraction_and_changes_the_run(calibrated):
     assert spread.sum() > 0 and not np.array_equal(nominal, spread)
     with pytest.raises(ValueError, match="mismatch = 5: must be a fraction"):
         run_dynapsim(program, raster, mismatch=5)
+
+
+@pytest.mark.vendor
+def test_mismatch_is_fixed_per_device_and_spreads_the_currents(calibrated):
+    """A device seed draws the same deviations on every build (new weights meet the same device), another
+    seed others; currents and circuit constants deviate by about mismatch / 3 (Rockpool's 3 sigma),
+    weights not at all."""
+    from fpsnn.backends.dynapse.vendor import _dynapsim_module, build_network
+
+    b, net, program, _ = calibrated
+    params = lambda p, m: {k: np.asarray(getattr(_dynapsim_module(build_network(p, m)), k))
+                           for k in ("Itau_mem", "Itau_syn", "Ispkthr", "Igain_mem", "C_mem", "Io", "w_rec")}
+    nominal = params(program, None)
+    one = params(b.perturb(program, 0.3, seed=1), 0.3)
+    again = params(b.perturb(program, 0.3, seed=1), 0.3)
+    other = params(b.perturb(program, 0.3, seed=2), 0.3)
+    for k in nominal:
+        np.testing.assert_array_equal(one[k], again[k])
+    np.testing.assert_array_equal(one["w_rec"], nominal["w_rec"])
+    dev = np.concatenate([one[k] / nominal[k] - 1 for k in nominal if k != "w_rec"])
+    assert 0.05 < np.std(dev) < 0.15 and abs(np.mean(dev)) < 0.05
+    assert not np.array_equal(one["Itau_mem"], other["Itau_mem"])
+
+
+# ------------------------------------------------------------------------------------------- gains kept
+def test_gains_are_fitted_once_and_kept_while_the_weights_stay_close(monkeypatch):
+    """compile re-uses the last gain fit for the same structure and step while the weights moved by at
+    most refit_drift; beyond it, or at another step or time constant, it fits again (no DynapSim here:
+    the fit is replaced by a counter)."""
+    from fpsnn.backends.dynapse import backend as module
+
+    fits = []
+
+    def fake_fit(net, desc, dt, time_unit_s, latency):
+        fits.append(dt)
+        return np.full(net.n_layers, 0.5 + len(fits)), [0.0] * net.n_layers
+
+    monkeypatch.setattr(module.vendor, "available", lambda: (True, ""))
+    monkeypatch.setattr("fpsnn.backends.dynapse.calibrate.calibrate_gains", fake_fit)
+    b = backends.get(CHIP)
+    net = _net()
+    first, report = b.compile(net)
+    assert len(fits) == 1 and b.gain_fits == 1 and first.gains == (1.5, 1.5)
+    nudged = net.with_parameters([w * 1.05 for w in net.weights])            # 5 % drift < refit_drift
+    again, report = b.compile(nudged)
+    assert len(fits) == 1 and again.gains == first.gains
+    assert any("kept from an earlier fit" in line for line in report.binding_limits)
+    b.compile(net, dt=2 * DT)                                                 # another step: its own fit
+    assert len(fits) == 2
+    b.compile(net.with_parameters([w * 1.5 for w in net.weights]))            # 50 % drift: fitted again
+    assert len(fits) == 3
+    b.compile(fpsnn.Network(weights=net.weights, alpha=0.5, beta=1.0, theta=1.0, t_max=2.0))   # other tau
+    assert len(fits) == 4
+    given, report = b.compile(net, gains=[2.0, 3.0])                          # given gains: no fit
+    assert len(fits) == 4 and given.gains == (2.0, 3.0)
+    b.refit_drift = 0.0                                                       # 0: every new network fits
+    b.compile(nudged)
+    assert len(fits) == 5
+
+
+@pytest.mark.vendor
+@pytest.mark.parametrize("mismatch", [0.0, 0.1])
+def test_hil_on_dynapsim_keeps_the_gains_fitted_at_the_start(calibrated, mismatch):
+    """In-the-loop fine-tuning on DynapSim compiles every minibatch but fits the gains only once: the
+    backend of the module fixture already fitted them on this network, so the whole run fits none
+    (with mismatch too: the device is built from the nominal program every run)."""
+    from fpsnn.finetune import FineTuner
+
+    b, net, program, _ = calibrated
+    fits = b.gain_fits
+    x = _yinyang_x(128)
+    y = datasets.load("yinyang", "test")[1][:128]
+    hyper = datasets.spec("yinyang").hyper.replace(epochs=1, batch_size=64, lr=1e-3)
+    result = FineTuner(net, hyper, (x, y), b, mode="hil", engine="vendor", test=(x[:64], y[:64]),
+                       mismatch=mismatch, mismatch_seed=1).fit()
+    assert b.gain_fits == fits
+    assert result.history[-1]["target_calls"] >= 2 * 2 and np.isfinite(result.history[-1]["loss"])
+    assert 0 <= result.history[-1]["test_accuracy"] <= 1
