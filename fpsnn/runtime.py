@@ -12,12 +12,14 @@ import ctypes
 import ctypes.util
 import os
 import platform
-import threading
 from contextlib import contextmanager
 
 import numba
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-__all__ = ["MIN_SAMPLES_PER_THREAD", "PARALLEL_CHUNK", "threads_for", "one_task_at_a_time", "tune_process",
+__all__ = ["MIN_SAMPLES_PER_THREAD", "threads_for", "next_task", "tune_process",
            "prefer_passive_waiting", "keep_freed_memory"]
 
 #: glibc ``mallopt`` parameters (malloc.h)
@@ -72,8 +74,6 @@ def tune_process() -> dict:
 
 
 MIN_SAMPLES_PER_THREAD = 16
-# The batch loops hand out their tasks (a sample, or a batch chunk) one at a time: see one_task_at_a_time.
-PARALLEL_CHUNK = 1
 
 
 @contextmanager
@@ -97,33 +97,24 @@ def threads_for(batch: int):
         numba.set_num_threads(n)
 
 
-_TASKS = threading.local()  # depth of one_task_at_a_time blocks in this thread
+@intrinsic
+def next_task(typingctx, counter):
+    """Take the next task number from the shared ``counter`` (a one-element int64 array) in compiled
+    code: an atomic fetch-and-add, so every number is handed out exactly once, whatever the thread.
 
-
-@contextmanager
-def one_task_at_a_time():
-    """Let the parallel loops inside hand out their iterations one at a time, not in static shares.
-
-    With a static share per thread, a thread whose core another process took holds back half the
-    batch and the join waits for it; handed out one at a time (``numba.set_parallel_chunksize``), the
-    running threads take over its remaining tasks. Use it only around the batch loops (one sample or
-    one batch chunk per iteration): an array expression in a parallel function is a parallel loop too,
-    and one element per task is slow. (Set from Python: a call inside compiled code stops caching.)
-    Re-entrant: a block inside another costs nothing (``value_and_grad`` opens one around the
-    simulation and the adjoint, which each open their own when called alone).
+    The batch loops run one iteration per thread (``prange(numba.get_num_threads())``), and each
+    thread takes samples (or batch chunks) with ``next_task`` until they run out. Numba's own split
+    of a ``prange`` is static under its OpenMP layer (each thread gets a fixed contiguous share;
+    ``numba.set_parallel_chunksize`` does not change that there), so a thread whose core another
+    process took held back its whole share and the batch waited for it; handed out this way, the
+    threads that run take over the remaining tasks, and a join waits for at most one task.
     """
-    depth = getattr(_TASKS, "depth", 0)
-    if depth:
-        _TASKS.depth = depth + 1
-        try:
-            yield
-        finally:
-            _TASKS.depth = depth
-        return
-    chunk = numba.set_parallel_chunksize(PARALLEL_CHUNK)
-    _TASKS.depth = 1
-    try:
-        yield
-    finally:
-        _TASKS.depth = 0
-        numba.set_parallel_chunksize(chunk)
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64 and counter.ndim == 1):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", ptr, context.get_constant(types.int64, 1), "monotonic")
+
+    return types.int64(counter), codegen

@@ -26,13 +26,14 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from .checks import check_input_times, check_spike_array, check_theorem4, debug_enabled  # noqa: F401
 from .kernels import (CACHE, FMA, RISE_LEN, next_crossing, psp, rise_table, sorted_events, span_factors,
                       uniform_tuple)
-from .runtime import one_task_at_a_time, threads_for
+from .runtime import next_task, threads_for
 
 if TYPE_CHECKING:  # annotations only: Network is a convenience over these functions, not below them
     from .network import Network
@@ -198,7 +199,7 @@ def _run_coupled(ev_t, ev_src, w, rec, alpha, beta, theta, rise, rise_of, t_max,
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, rise, rise_of,
-                    out, cnt, n_capped, ord_n, ord_t, ord_src, ord_flat):
+                    out, cnt, n_capped, ord_n, ord_t, ord_src, ord_flat, n_threads):
     """Every firing layer of every sample: ONE parallel region per batch, one sample per task.
 
     Per-layer arguments are tuples (one entry per firing layer): weights ``w`` and their transposes
@@ -207,27 +208,40 @@ def _simulate_batch(inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, ris
     ``out[l][s]`` (n_l, cap of layer l) spike times padded with +inf, ``cnt[l][s]`` spike counts,
     ``n_capped[l, s]``, and the layer's input events in time order: ``ord_n[l, s]`` of them, their
     times, channels and indices into the flattened ``(n_{l-1}, k)`` input of the sample in
-    ``ord_t[l][s]``, ``ord_src[l][s]``, ``ord_flat[l][s]`` (the adjoint reuses them). A thread runs a whole sample through every layer, so a busy machine
-    costs one join per batch, not one per layer and step, and the results do not depend on the
-    thread count.
+    ``ord_t[l][s]``, ``ord_src[l][s]``, ``ord_flat[l][s]`` (the adjoint reuses them). A thread runs a
+    whole sample through every layer, so a busy machine costs one join per batch, not one per layer
+    and step, and the results do not depend on the thread count. The ``n_threads`` threads take the
+    samples one at a time (:func:`fpsnn.runtime.next_task`).
     """
     batch = inputs.shape[0]
-    for s in prange(batch):
-        for l in range(len(w)):
-            prev = inputs[s] if l == 0 else out[l - 1][s]
-            ev_t, ev_src, ev_flat = sorted_events(prev, t_max)
-            ord_n[l, s] = ev_t.size
-            ord_t[l][s, :ev_t.size] = ev_t
-            ord_src[l][s, :ev_t.size] = ev_src
-            ord_flat[l][s, :ev_t.size] = ev_flat
-            if has_rec[l]:
-                n_capped[l, s] = _run_coupled(ev_t, ev_src, w[l], rec[l], alpha[l], beta[l], theta[l], rise[l],
+    task = np.zeros(1, dtype=np.int64)
+    for _ in prange(n_threads):
+        s = next_task(task)
+        while s < batch:
+            _simulate_sample(s, inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, rise, rise_of, out, cnt,
+                             n_capped, ord_n, ord_t, ord_src, ord_flat)
+            s = next_task(task)
+
+
+@njit(cache=CACHE, fastmath=FMA)
+def _simulate_sample(s, inputs, t_max, w, w_t, rec, has_rec, alpha, beta, theta, rise, rise_of, out, cnt,
+                     n_capped, ord_n, ord_t, ord_src, ord_flat):
+    """Sample ``s`` through every firing layer (the task of :func:`_simulate_batch`)."""
+    for l in range(len(w)):
+        prev = inputs[s] if l == 0 else out[l - 1][s]
+        ev_t, ev_src, ev_flat = sorted_events(prev, t_max)
+        ord_n[l, s] = ev_t.size
+        ord_t[l][s, :ev_t.size] = ev_t
+        ord_src[l][s, :ev_t.size] = ev_src
+        ord_flat[l][s, :ev_t.size] = ev_flat
+        if has_rec[l]:
+            n_capped[l, s] = _run_coupled(ev_t, ev_src, w[l], rec[l], alpha[l], beta[l], theta[l], rise[l],
+                                          rise_of[l], t_max, out[l][s], cnt[l][s])
+        else:
+            n_capped[l, s] = _run_independent(ev_t, ev_src, w_t[l], alpha[l], beta[l], theta[l], rise[l],
                                               rise_of[l], t_max, out[l][s], cnt[l][s])
-            else:
-                n_capped[l, s] = _run_independent(ev_t, ev_src, w_t[l], alpha[l], beta[l], theta[l], rise[l],
-                                                  rise_of[l], t_max, out[l][s], cnt[l][s])
-            for i in range(out[l].shape[1]):  # only the spikes were written: pad with +inf
-                out[l][s, i, cnt[l][s, i]:] = np.inf
+        for i in range(out[l].shape[1]):  # only the spikes were written: pad with +inf
+            out[l][s, i, cnt[l][s, i]:] = np.inf
 
 
 _NO_REC = np.zeros((0, 0))
@@ -299,14 +313,13 @@ def _simulate(net: Network, inputs: np.ndarray, debug: bool) -> SimulationResult
     ord_src = tuple(np.empty((batch, n_in[l] * k_in[l]), dtype=np.int64) for l in range(n_fire))
     if n_fire:
         recs = [net.recurrent[l] for l in range(n_fire)]
-        with one_task_at_a_time():
-            _simulate_batch(
-                inputs, net.t_max, uniform_tuple(net.weights[:n_fire]),
-                uniform_tuple(np.ascontiguousarray(net.weights[l].T) for l in range(n_fire)),
-                uniform_tuple(_NO_REC if r is None else r for r in recs), np.array([r is not None for r in recs]),
-                uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]), uniform_tuple(net.theta[:n_fire]),
-                uniform_tuple(t[0] for t in tables), uniform_tuple(t[1] for t in tables), out, cnt, n_capped, ord_n,
-                ord_t, ord_src, ord_flat)
+        _simulate_batch(
+            inputs, net.t_max, uniform_tuple(net.weights[:n_fire]),
+            uniform_tuple(np.ascontiguousarray(net.weights[l].T) for l in range(n_fire)),
+            uniform_tuple(_NO_REC if r is None else r for r in recs), np.array([r is not None for r in recs]),
+            uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]), uniform_tuple(net.theta[:n_fire]),
+            uniform_tuple(t[0] for t in tables), uniform_tuple(t[1] for t in tables), out, cnt, n_capped, ord_n,
+            ord_t, ord_src, ord_flat, numba.get_num_threads())
     times, orders = [], []
     for l in range(n_fire):
         k = max(int(cnt[l].max()), 1)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..checks import check_input_times, check_spike_times, check_theorem4  # noqa: F401
-from ..runtime import one_task_at_a_time, threads_for
+from ..runtime import threads_for
 from ..simulate import _simulate
 from .adjoint import _adjoint
 from .forward import Jacobian, _forward, jacobian
@@ -82,7 +82,7 @@ def value_and_grad(net: Network, x, loss, mode: str = "adjoint", times=None, deb
         raise ValueError(f"chunks = {chunks!r}: must be a whole number >= 1")
     loss = as_loss(loss)
     inputs = check_input_times(x, net.n_inputs)
-    with threads_for(inputs.shape[0]), one_task_at_a_time():
+    with threads_for(inputs.shape[0]):
         return _value_and_grad(net, inputs, loss, mode, times, debug, chunks)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from ..checks import slope_and_potential
 from ..kernels import CACHE, FMA, psp_both, sorted_events, span_factors, uniform_tuple
-from ..runtime import one_task_at_a_time
+from ..runtime import next_task
 
 _NO_REC = np.zeros((0, 0))
 MAX_CHUNKS = 16  # most batch chunks of the adjoint's parallel loop (see batch_chunks)
@@ -181,7 +182,7 @@ def _events_of(pre_s, order_n, order_t, order_src, order_flat, k_cap):
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
 def _adjoint_batch(pre, out, w, rec, has_rec, alpha, beta, theta, own, has_own, d_pre, gw, grec,
-                   ord_n, ord_t, ord_src, ord_flat, ord_k, n_chunks):
+                   ord_n, ord_t, ord_src, ord_flat, ord_k, n_chunks, n_threads):
     """The adjoint of every layer of every sample: ONE parallel region per batch.
 
     Per-layer tuples over the firing layers ``l``: ``pre[l]`` its input times, ``out[l]`` its spikes,
@@ -189,20 +190,26 @@ def _adjoint_batch(pre, out, w, rec, has_rec, alpha, beta, theta, own, has_own, 
     dL/d(pre[l]) (zeroed by the caller; ``d_pre[l + 1]`` is the src of layer ``l``, so it is complete
     before layer l runs). Gradients go to ``gw[l][c]`` / ``grec[l][c]`` for the fixed batch chunk
     ``c``: chunk c's samples are summed in sample order by one task, so the result is bitwise the same
-    for any thread count and any assignment of chunks to threads.
+    for any thread count and any assignment of chunks to threads. The ``n_threads`` threads take the
+    chunks one at a time (:func:`fpsnn.runtime.next_task`).
     """
     batch = out[0].shape[0]
     n_lay = len(out)
     bad = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        for s in range(c * batch // n_chunks, (c + 1) * batch // n_chunks):
-            for l in range(n_lay - 1, -1, -1):
-                src = d_pre[l + 1][s]
-                if has_own[l]:
-                    src += own[l][s]
-                pt, pj, pf = _events_of(pre[l][s], ord_n[l, s], ord_t[l][s], ord_src[l][s], ord_flat[l][s], ord_k[l])
-                bad[c] += _adjoint_sample(pt, pj, pf, out[l][s], w[l], rec[l], has_rec[l], alpha[l], beta[l],
-                                          theta[l], src, gw[l][c], grec[l][c], d_pre[l][s])
+    task = np.zeros(1, dtype=np.int64)
+    for _ in prange(n_threads):
+        c = next_task(task)
+        while c < n_chunks:
+            for s in range(c * batch // n_chunks, (c + 1) * batch // n_chunks):
+                for l in range(n_lay - 1, -1, -1):
+                    src = d_pre[l + 1][s]
+                    if has_own[l]:
+                        src += own[l][s]
+                    pt, pj, pf = _events_of(pre[l][s], ord_n[l, s], ord_t[l][s], ord_src[l][s], ord_flat[l][s],
+                                            ord_k[l])
+                    bad[c] += _adjoint_sample(pt, pj, pf, out[l][s], w[l], rec[l], has_rec[l], alpha[l], beta[l],
+                                              theta[l], src, gw[l][c], grec[l][c], d_pre[l][s])
+            c = next_task(task)
     return bad
 
 
@@ -258,13 +265,12 @@ def _adjoint(net, inputs, times, d_times, orders=None, chunks: int | None = None
         ord_src.append(o.src)
         ord_flat.append(o.flat)
         ord_k[l] = o.k_in
-    with one_task_at_a_time():
-        bad = _adjoint_batch(uniform_tuple(pres), uniform_tuple(times[:n_fire]), uniform_tuple(net.weights[:n_fire]),
-                             uniform_tuple(recs), np.array([net.recurrent[l] is not None for l in range(n_fire)]),
-                             uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]),
-                             uniform_tuple(net.theta[:n_fire]), uniform_tuple(own),
-                             np.array([o is not _EMPTY3 for o in own]), d_pre, gw, grec, ord_n, uniform_tuple(ord_t),
-                             uniform_tuple(ord_src), uniform_tuple(ord_flat), ord_k, n_chunks)
+    bad = _adjoint_batch(uniform_tuple(pres), uniform_tuple(times[:n_fire]), uniform_tuple(net.weights[:n_fire]),
+                         uniform_tuple(recs), np.array([net.recurrent[l] is not None for l in range(n_fire)]),
+                         uniform_tuple(net.alpha[:n_fire]), uniform_tuple(net.beta[:n_fire]),
+                         uniform_tuple(net.theta[:n_fire]), uniform_tuple(own),
+                         np.array([o is not _EMPTY3 for o in own]), d_pre, gw, grec, ord_n, uniform_tuple(ord_t),
+                         uniform_tuple(ord_src), uniform_tuple(ord_flat), ord_k, n_chunks, numba.get_num_threads())
     for l in range(n_fire):
         g_w[l] += gw[l].sum(axis=0)
         if net.recurrent[l] is not None:

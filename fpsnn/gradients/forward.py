@@ -9,12 +9,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from ..checks import check_input_times, check_spike_times
 from ..kernels import CACHE, FMA, psp_both, sorted_events, uniform_tuple
-from ..runtime import one_task_at_a_time, threads_for
+from ..runtime import next_task, threads_for
 from ..simulate import simulate
 
 if TYPE_CHECKING:  # annotations only
@@ -99,19 +100,25 @@ def _forward_sample(pre_s, pre_rows, pre_compact, pre_n, pre_off_w, pre_up, out_
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FMA)
-def _forward_batch(pre, out, w, rec, has_rec, alpha, beta, theta, off_w, off_r, up, compact, sizes, rows, bad):
+def _forward_batch(pre, out, w, rec, has_rec, alpha, beta, theta, off_w, off_r, up, compact, sizes, rows, bad,
+                   n_threads):
     """Rows of every layer of every sample: ONE parallel region per batch, one sample per task.
 
     Per-layer tuples over the layers ``l``: ``pre[l]`` input times, ``out[l]`` spikes; ``rows[l + 1]``
     (zeroed by the caller) receives layer l's rows, ``rows[0]`` is the inputs' (width 0). Layout
-    entries ``compact, sizes, off_w, up`` are indexed like ``rows`` (entry 0: the inputs).
+    entries ``compact, sizes, off_w, up`` are indexed like ``rows`` (entry 0: the inputs). The
+    ``n_threads`` threads take the samples one at a time (:func:`fpsnn.runtime.next_task`).
     """
     batch = out[0].shape[0]
-    for s in prange(batch):
-        for l in range(len(out)):
-            bad[l, s] = _forward_sample(pre[l][s], rows[l][s], compact[l], sizes[l], off_w[l], up[l], out[l][s],
-                                        w[l], rec[l], has_rec[l], alpha[l], beta[l], theta[l], off_w[l + 1],
-                                        off_r[l], up[l + 1], rows[l + 1][s])
+    task = np.zeros(1, dtype=np.int64)
+    for _ in prange(n_threads):
+        s = next_task(task)
+        while s < batch:
+            for l in range(len(out)):
+                bad[l, s] = _forward_sample(pre[l][s], rows[l][s], compact[l], sizes[l], off_w[l], up[l], out[l][s],
+                                            w[l], rec[l], has_rec[l], alpha[l], beta[l], theta[l], off_w[l + 1],
+                                            off_r[l], up[l + 1], rows[l + 1][s])
+            s = next_task(task)
 
 
 def _param_layout(net):
@@ -182,13 +189,12 @@ def _forward_rows(net, inputs, times):
     rows = [np.zeros((batch, inputs.shape[1] * inputs.shape[2], 0))]
     rows += [np.zeros((batch, net.sizes[l] * times[l].shape[2], width[l + 1])) for l in range(n_lay)]
     bad = np.zeros((n_lay, batch), dtype=np.int64)
-    with one_task_at_a_time():
-        _forward_batch(uniform_tuple([inputs] + list(times[:-1])), uniform_tuple(times), uniform_tuple(net.weights),
-                       uniform_tuple(_NO_REC if r is None else r for r in net.recurrent),
-                       np.array([r is not None for r in net.recurrent]), uniform_tuple(net.alpha),
-                       uniform_tuple(net.beta), uniform_tuple(net.theta), np.array(off_w, dtype=np.int64),
-                       np.array([blocks[l][1] for l in range(n_lay)], dtype=np.int64), np.array(up, dtype=np.int64),
-                       np.array(compact), np.array(sizes, dtype=np.int64), tuple(rows), bad)
+    _forward_batch(uniform_tuple([inputs] + list(times[:-1])), uniform_tuple(times), uniform_tuple(net.weights),
+                   uniform_tuple(_NO_REC if r is None else r for r in net.recurrent),
+                   np.array([r is not None for r in net.recurrent]), uniform_tuple(net.alpha),
+                   uniform_tuple(net.beta), uniform_tuple(net.theta), np.array(off_w, dtype=np.int64),
+                   np.array([blocks[l][1] for l in range(n_lay)], dtype=np.int64), np.array(up, dtype=np.int64),
+                   np.array(compact), np.array(sizes, dtype=np.int64), tuple(rows), bad, numba.get_num_threads())
     out = [_Rows(rows[l + 1], compact[l + 1], net.sizes[l], off_w[l + 1], up[l + 1]) for l in range(n_lay)]
     return out, int(bad.sum())
 

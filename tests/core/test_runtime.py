@@ -53,3 +53,40 @@ def test_results_do_not_depend_on_the_settings(batch, tmp_path):
     runs = [subprocess.run([sys.executable, "-c", code], env={**base, "FPSNN_TUNE_RUNTIME": flag},
                            capture_output=True, text=True, check=True, timeout=300).stdout for flag in ("1", "0")]
     assert runs[0] == runs[1]
+
+
+def test_next_task_hands_out_every_task_once():
+    """The batch loops' task hand-out: every number below the task count goes to exactly one thread,
+    and a thread held up on one task does not hold back the rest (the others take them over)."""
+    import numba
+    import numpy as np
+    from numba import njit, prange
+
+    from fpsnn.runtime import next_task
+
+    @njit(parallel=True)
+    def hand_out(n_tasks, n_threads, slow_task):
+        taken = np.zeros(n_tasks, dtype=np.int64)
+        thread_of = np.full(n_tasks, -1, dtype=np.int64)
+        counter = np.zeros(1, dtype=np.int64)
+        for _ in prange(n_threads):
+            t = next_task(counter)
+            while t < n_tasks:
+                taken[t] += 1
+                thread_of[t] = numba.get_thread_id()
+                if t == slow_task:  # one long task: the other thread must do everything else meanwhile
+                    acc = 0.0
+                    for k in range(200_000_000):
+                        acc += k * 1e-12
+                    taken[t] += acc < -1.0
+                t = next_task(counter)
+        return taken, thread_of
+
+    taken, _ = hand_out(10_000, numba.get_num_threads(), -1)
+    assert np.all(taken == 1)
+    if numba.get_num_threads() >= 2:
+        taken, thread_of = hand_out(200, 2, 0)
+        assert np.all(taken == 1)
+        # static halves would give task 0's thread tasks 0-99; handed out one at a time, the other
+        # thread takes (nearly) all of them while task 0 runs
+        assert np.sum(thread_of == thread_of[0]) < 50
