@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import MEMBRANE_READOUTS, predict_scores
+from ..losses import MEMBRANE_READOUTS, predict_scores, readout_of  # noqa: F401 (readout_of: re-exported)
 from ..simulate import membrane_potential
 
 __all__ = ["readout_of", "needs_potential", "potential_scores", "potential_peak", "readout_range", "chip_accuracy",
@@ -36,11 +36,6 @@ SYNTHETIC_SAMPLES = 256
 #: Evenly spaced times on ``(0, t_max]`` at which :func:`potential_peak` evaluates the float potential.
 PEAK_GRID = 128
 _CHUNK = 256
-
-
-def readout_of(hyper) -> str:
-    """The read-out name of ``hyper`` (``"first_spike"`` for None or a hyper without the field)."""
-    return getattr(hyper, "readout", None) or "first_spike"
 
 
 def needs_potential(hyper) -> bool:

@@ -117,7 +117,7 @@ def model_readout(net, metadata: dict, readout: str | None = None):
     from dataclasses import MISSING, fields
 
     from .datasets import Hyperparameters
-    from .losses import MEMBRANE_READOUTS
+    from .losses import MEMBRANE_READOUTS, readout_of
     from .resolve import model_hyper
 
     hyper = model_hyper(metadata)
@@ -130,7 +130,7 @@ def model_readout(net, metadata: dict, readout: str | None = None):
 
             hyper = SimpleNamespace(**{**{f.name: f.default for f in fields(Hyperparameters) if f.default is not MISSING},
                                        "readout": readout})
-    kind = getattr(hyper, "readout", None) or "first_spike"
+    kind = readout_of(hyper)
     if net.readout and kind not in MEMBRANE_READOUTS:
         raise ValueError(f"model: the output layer never fires (theta = inf), so read-out {kind!r} cannot score it"
                          f"{'' if hyper is not None else ' (the model records no read-out)'}; pass --readout "

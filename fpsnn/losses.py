@@ -20,7 +20,13 @@ from .kernels import psp_causal, psp_integral_causal, psp_slope_causal
 #: read-outs whose output layer never fires (theta = inf): the class is read from its potential
 MEMBRANE_READOUTS = ("membrane", "mean_membrane")
 
-__all__ = ["MEMBRANE_READOUTS", "Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
+
+def readout_of(hyper) -> str:
+    """The read-out name of ``hyper`` (``"first_spike"`` for None or a hyper without the field)."""
+    return getattr(hyper, "readout", None) or "first_spike"
+
+
+__all__ = ["MEMBRANE_READOUTS", "readout_of", "Loss", "OutputLoss", "Custom", "FirstSpikeCrossEntropy", "SpikeCount", "MembraneRegression",
            "SpikeCountCrossEntropy", "MaxMembraneCrossEntropy", "MeanMembraneCrossEntropy",
            "classifier_loss", "as_loss", "predict",
            "predict_scores"]
@@ -410,7 +416,7 @@ class MeanMembraneCrossEntropy(Loss):
 def classifier_loss(hyper, labels) -> Loss:
     """The classification loss of ``hyper.readout`` (``"first_spike"`` when the field is absent) for
     ``labels``, with its settings from ``hyper`` (:class:`fpsnn.datasets.Hyperparameters`)."""
-    readout = getattr(hyper, "readout", "first_spike")
+    readout = readout_of(hyper)
     if readout == "first_spike":
         return FirstSpikeCrossEntropy(labels, tau0=hyper.tau0, tau1=hyper.tau1, gamma=hyper.gamma)
     if readout == "spike_count":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encoding import DeltaEncoder
+from ..losses import readout_of
 from . import TEMPORAL_BASE, Hyperparameters
 from .archive import load_archive
 
@@ -51,6 +52,6 @@ def load(split: str):
 def encoder(hyper: Hyperparameters) -> DeltaEncoder:
     """Send-on-delta fitted on the training split (module docstring)."""
     x, _ = load("train")
-    scale = THRESHOLD_SCALE.get(getattr(hyper, "readout", "first_spike"), THRESHOLD_SCALE["first_spike"])
+    scale = THRESHOLD_SCALE.get(readout_of(hyper), THRESHOLD_SCALE["first_spike"])
     return DeltaEncoder(sample_rate=SAMPLE_RATE, threshold_scale=scale, baseline="mean",
                         max_spikes=48).fit(x)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import MEMBRANE_READOUTS, classifier_loss, predict_scores
+from ..losses import MEMBRANE_READOUTS, classifier_loss, predict_scores, readout_of
 from ..network import Network
 
 __all__ = ["SpikeMetrics", "metrics_from_times", "evaluate"]
@@ -70,7 +70,7 @@ class SpikeMetrics:
         out = times[-1]
         n = len(labels)
         first = out[:, :, 0] if out.shape[2] else np.full(out.shape[:2], np.inf)
-        readout = getattr(self.hyper, "readout", "first_spike")
+        readout = readout_of(self.hyper)
         if readout in MEMBRANE_READOUTS and net is None:
             raise ValueError(f"readout = {readout!r}: metrics need the network and its inputs (net=, inputs=)")
         loss = classifier_loss(self.hyper if self.hyper is not None else _FIRST_SPIKE, labels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import MEMBRANE_READOUTS
+from ..losses import MEMBRANE_READOUTS, readout_of
 from ..network import Network
 
 __all__ = ["init_network", "parameter_list", "with_parameter_list", "gradient_list", "all_finite"]
@@ -37,7 +37,7 @@ def init_network(hyper, n_inputs: int, n_outputs: int, rng: np.random.Generator)
             np.fill_diagonal(r, 0.0)
         recurrent.append(r)
     theta = [float(hyper.theta)] * len(hyper.hidden)
-    theta.append(np.inf if getattr(hyper, "readout", "first_spike") in MEMBRANE_READOUTS else float(hyper.theta))
+    theta.append(np.inf if readout_of(hyper) in MEMBRANE_READOUTS else float(hyper.theta))
     return Network(weights=weights, alpha=hyper.alpha, beta=hyper.beta, theta=theta,
                    t_max=hyper.simulation_window, max_spikes=hyper.max_spikes,
                    recurrent=recurrent + [None] if any(flags) else None)
