@@ -94,7 +94,8 @@ def decision_margin(first) -> dict:
     f = np.sort(np.asarray(first, dtype=np.float64), axis=1)
     if f.shape[1] < 2:
         return {"p10": None, "median": None}
-    gap = (f[:, 1] - f[:, 0])[np.isfinite(f[:, 1])]
+    two = np.isfinite(f[:, 1])  # rows where a second output fires (no inf - inf elsewhere)
+    gap = f[two, 1] - f[two, 0]
     if gap.size == 0:
         return {"p10": None, "median": None}
     return {"p10": float(np.quantile(gap, 0.1)), "median": float(np.median(gap))}
@@ -198,6 +199,8 @@ def fidelity(model, chips, dts, subset: int | None = None, log=None) -> dict:
             log(f"{name} dt={dt:g}: chip accuracy {run['chip_accuracy']:.3f} ({run['wall_s']:.1f} s)")
         if not entry["runs"] and entry["skipped_dt"]:
             reasons = list(dict.fromkeys(d["reason"] for d in entry["skipped_dt"]))
+            # the auto step's reason repeats a fixed step's with its own words added: keep the longer one
+            reasons = [r for r in reasons if not any(r != o and r in o for o in reasons)]
             entry["skipped"], entry["skipped_dt"] = "; ".join(reasons), []
     return result
 

@@ -149,6 +149,14 @@ def test_assert_accuracy_within_passes_and_fails():
         assert_accuracy_within(net, "xylo-audio2", (x, labels), points=0, dt=0.25)
 
 
+def test_lost_points_counts_samples():
+    from fpsnn.pytest_plugin import lost_points
+
+    assert 100.0 * (0.974 - 0.964) > 1.0          # the float difference overshoots a whole point ...
+    assert lost_points(0.974, 0.964, 1000) == 1.0  # ... the sample count does not: a 1-point budget holds
+    assert lost_points(0.5, 0.75, 4) == -25.0 and lost_points(1.0, 0.0, 3) == 100.0
+
+
 def test_per_target_emulator_fixture(fpsnn_emulator, fpsnn_target):
     net = _yinyang_net()
     program, report = fpsnn_emulator.compile(net)
