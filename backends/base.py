@@ -139,6 +139,13 @@ class Backend:
         """Write the files a vendor tool loads (spec / config / weights) into ``out_dir``; their paths."""
         raise NotImplementedError
 
+    def mapping_settings(self, program) -> dict:
+        """Keyword arguments of :meth:`compile` that make another compile of the same network map it as
+        ``program`` was mapped: the part of the mapping fitted on the target (JSON values). A model
+        fine-tuned on the target records them, so that deploying it maps it as it was fine-tuned; a
+        family whose mapping is a fixed function of the network has none (``{}``)."""
+        return {}
+
     def _run_engine(self, engine: str, program, x, t_max: float | None, record: bool = False) -> RunResult:
         """Run on ``engine``; with ``record`` the result carries the engine's state traces (``RunResult.state``)."""
         raise NotImplementedError

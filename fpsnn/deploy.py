@@ -317,7 +317,10 @@ def deploy(model, target: str, out_dir, run_data=None, board: bool = False, dt: 
         run_data_data = pred_data if data is None and pred_data is not None else load_data(run_data, metadata, subset,
                                                                                               net=net)
     r_range = _readout_range(net, hyper, [d for d in (pred_data, run_data_data) if d is not None], log, target)
-    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel,
+    from .finetune.chipaware import recorded_compile
+
+    # a model fine-tuned in the loop is mapped as it was fine-tuned (e.g. DYNAP-SE2's fitted weight gains)
+    program, qreport = backend.compile(net, dt=dt, per_channel=per_channel, **recorded_compile(metadata, target, dt),
                                        **({} if r_range is None else {"readout_range": r_range}))
     check_grid(net.t_max, qreport.dt)
     device = program if not mismatch else backend.perturb(program, float(mismatch), seed=int(mismatch_seed))

@@ -37,7 +37,10 @@ class DynapseBackend(Backend):
     #: How far a network's weights may move (per layer: the Frobenius norm of the change over that of
     #: the weights the gains were fitted on) before :meth:`compile` fits the gains again; within it the
     #: gains fitted on the earlier network are kept. 0: fit for every new network; ``inf``: never again.
-    refit_drift = 0.1
+    #: Large enough that in-the-loop fine-tuning keeps the gains fitted at its start: a re-fit picks
+    #: gains on a grid of factor-1.47 steps from synthetic inputs, and such a jump of the mapping in
+    #: the middle of fine-tuning can undo what it learned (docs/finetune.md).
+    refit_drift = 0.5
 
     def __init__(self, chip):
         super().__init__(chip)
@@ -84,6 +87,11 @@ class DynapseBackend(Backend):
                else "")
             + ": " + ", ".join(f"layer {l}: x{g:.3g} (score {e:.3g})" for l, (g, e) in enumerate(zip(gains, errors))))
         return program, report
+
+    def mapping_settings(self, program) -> dict:
+        """``{"gains": [...]}``: the per-layer weight gains ``program`` was mapped with (fitted in DynapSim
+        on the network a fine-tuning started from), for :meth:`compile` of the fine-tuned network."""
+        return {"gains": [float(g) for g in program.gains]} if program.gains else {}
 
     def _gains(self, net, dt: float) -> tuple:
         """``(gains, scores, drift)``: the cached fit when ``net`` is close to it (``drift``: its relative

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["constrain_hyper", "hidden_caps", "snap_time_constants", "dt_candidates", "choose_dt", "recorded_dt",
-           "resolve_dt", "fit_for_target", "DT_STEPS"]
+           "recorded_compile", "resolve_dt", "fit_for_target", "DT_STEPS"]
 
 #: Steps per window tried by :func:`choose_dt` (``dt = t_max / steps``), coarse to fine.
 DT_STEPS = (32, 48, 64, 96, 128, 256)
@@ -200,6 +200,19 @@ def recorded_dt(metadata: dict, target: str) -> float | None:
     """The chip step a chip-aware model file recorded for ``target`` (None: none, or another target)."""
     chip = (metadata or {}).get("chip") or {}
     return float(chip["dt"]) if chip.get("target") == target and chip.get("dt") is not None else None
+
+
+def recorded_compile(metadata: dict, target: str, dt: float | None) -> dict:
+    """The ``compile`` keyword arguments a model file recorded for ``target`` at step ``dt`` (a model
+    fine-tuned in the loop: ``backend.mapping_settings`` of its last program); ``{}`` for none, another
+    target or another step (the settings were fitted at the recorded step)."""
+    chip = (metadata or {}).get("chip") or {}
+    kwargs = chip.get("compile") or {}
+    if not kwargs or chip.get("target") != target:
+        return {}
+    if dt is not None and chip.get("dt") is not None and not math.isclose(float(dt), float(chip["dt"])):
+        return {}
+    return dict(kwargs)
 
 
 def resolve_dt(dt, net, metadata: dict, target: str, log=None, subset: int | None = None):

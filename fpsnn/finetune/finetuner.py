@@ -314,5 +314,27 @@ class FineTuner(RunFiles, LoopTask):
     def model_metadata(self, result: TrainResult) -> dict:
         config = self.config()
         config.pop("data_sha256")
-        return dict(hyper=self.hyper.to_dict(), fine_tune=config, epochs=result.epochs, metrics=result.final,
-                    history=result.history)
+        metadata = dict(hyper=self.hyper.to_dict(), fine_tune=config, epochs=result.epochs, metrics=result.final,
+                        history=result.history)
+        chip = self._mapping_record(result.net)
+        if chip:
+            metadata["chip"] = chip
+        return metadata
+
+    def _mapping_record(self, net: Network) -> dict | None:
+        """``{"target", "dt", "compile"}`` when the target fitted part of its mapping while fine-tuning
+        (``backend.mapping_settings``, e.g. DYNAP-SE2's weight gains): ``fpsnn deploy`` of the model file
+        then compiles with the same settings and step (:func:`~.chipaware.recorded_compile`) instead of
+        fitting them again on the fine-tuned weights. None for a target without such settings, or when
+        the target cannot compile now."""
+        settings = getattr(self.source.backend, "mapping_settings", None)
+        if self.mode != "hil" or not callable(settings):
+            return None
+        try:
+            program, _ = self.source.compile(net, self.dt)
+        except TargetFailure:
+            return None
+        compile_kwargs = settings(program)
+        if not compile_kwargs:
+            return None
+        return {"target": self.source.backend.name, "dt": float(program.dt), "compile": compile_kwargs}
