@@ -14,8 +14,12 @@
    fine-tune (:class:`~.finetuner.FineTuner`, ``mode="qat"``) at that step, with the model's own loss
    (first-spike cross entropy, or the read-out loss of a membrane read-out); the fine-tuned weights
    are kept only when they score higher on the emulator on the validation split, scored with the
-   model's read-out (QAT is kept "where it helps", measured per run). A target without an emulator
-   (DYNAP-SE2, analog) keeps the float weights at its default step.
+   model's read-out (QAT is kept "where it helps", measured per run). Then a fine-tune *in the
+   loop* on the emulator (``mode="hil"``, engine ``"emulator"``) from the network kept so far: the
+   gradients are taken at the spike times the chip's integer arithmetic produces at that step, so it
+   also trains for what QAT does not model (the time grid, the integer decays, saturation); kept only
+   when the validation accuracy on the emulator rises again. A target without an emulator (DYNAP-SE2,
+   analog) keeps the float weights at its default step (``fpsnn hil`` fine-tunes on DynapSim).
 4. The model file ``out_dir/model.fpsnn`` records ``metadata["chip"] = {"target", "dt", ...}``;
    ``fpsnn deploy`` and ``fpsnn emulate`` use that step when ``--dt`` is not given (:func:`recorded_dt`),
    and ``--dt auto`` runs :func:`choose_dt` on the model's validation split (:func:`resolve_dt`).
@@ -269,20 +273,22 @@ def _chip_accuracy(backend, net, dt, x, y, hyper=None, r_range=None) -> float:
 
 
 def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None, qat_epochs: int = 10,
-                   qat_lr: float | None = None, train_subset: int | None = None, test_subset: int | None = None,
+                   qat_lr: float | None = None, hil_epochs: int = 10, train_subset: int | None = None,
+                   test_subset: int | None = None,
                    validation_subset: int | None = None, progress: bool = False, resume: bool = False,
                    until_accuracy: float | None = None, log=None):
     """Train ``source`` (a data set name or a :class:`fpsnn.datasets.DataSet`) for chip ``target``.
 
     Steps and what is kept: module docstring. ``hyper`` defaults to the data set's; it is constrained
     by :func:`constrain_hyper`. ``qat_epochs`` (0: none) and ``qat_lr`` (default: the training ``lr``)
-    set the quantization-aware fine-tune. ``out_dir`` receives the float run (``model.fpsnn``, then
-    overwritten by the chosen network), ``qat/`` (the fine-tune run) and nothing else.
+    set the quantization-aware fine-tune, ``hil_epochs`` (0: none) the fine-tune in the loop on the
+    emulator after it (same learning rate). ``out_dir`` receives the float run (``model.fpsnn``, then
+    overwritten by the chosen network), ``qat/`` and ``hil/`` (the fine-tune runs) and nothing else.
 
     Returns:
         The :class:`fpsnn.training.TrainResult` of the float run with ``net`` and ``model_path`` of
         the chosen network; its model file's ``metadata["chip"]`` holds ``target``, ``dt``, ``notes``
-        and the validation accuracies that chose the step and decided on QAT.
+        and the validation accuracies that chose the step and decided on QAT and the in-the-loop stage.
     """
     from .. import io
     from ..backends import get
@@ -291,8 +297,9 @@ def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None,
 
     log = log or (lambda line: None)
     backend = get(target)
-    if int(qat_epochs) != qat_epochs or qat_epochs < 0:
-        raise ValueError(f"qat_epochs = {qat_epochs}: must be an integer >= 0")
+    for name, value in (("qat_epochs", qat_epochs), ("hil_epochs", hil_epochs)):
+        if int(value) != value or value < 0:
+            raise ValueError(f"{name} = {value}: must be an integer >= 0")
     hyper, encoder, n_classes, load = _source_of(source, hyper)
     x_train, y_train = load("train")
     x_train, y_train = encoder(x_train[:train_subset]), y_train[:train_subset]
@@ -312,18 +319,22 @@ def fit_for_target(source, target: str, hyper=None, seed: int = 0, out_dir=None,
         dt, scores = choose_dt(net, backend, x_val, y_val, log=log, hyper=hyper)
         chip["validation"].update(chip_by_dt={f"{k:.6g}": v for k, v in scores.items()}, chip=scores[dt])
         chip["dt"] = dt
-        if qat_epochs:
-            tuned = FineTuner(net, hyper.replace(epochs=int(qat_epochs), **({"lr": qat_lr} if qat_lr else {})),
-                              (x_train, y_train), target, mode="qat", dt=dt, seed=seed, progress=progress,
-                              out_dir=None if out_dir is None else Path(out_dir) / "qat").fit(resume=resume)
-            qat_acc = _chip_accuracy(backend, tuned.net, dt, x_val, y_val, hyper)
-            kept = qat_acc > scores[dt]
-            chip["validation"].update(qat=qat_acc, qat_epochs=int(qat_epochs), qat_kept=bool(kept))
-            log(f"fpsnn: {target}: QAT {qat_epochs} epochs at dt {dt:.4g}: validation accuracy on the emulator "
-                f"{100 * scores[dt]:.2f} % -> {100 * qat_acc:.2f} % ({'kept' if kept else 'not kept'})")
+        best = scores[dt]
+        for mode, epochs, label in (("qat", qat_epochs, "QAT"), ("hil", hil_epochs, "in the loop on the emulator")):
+            if not epochs:
+                continue
+            tuned = FineTuner(net, hyper.replace(epochs=int(epochs), **({"lr": qat_lr} if qat_lr else {})),
+                              (x_train, y_train), target, mode=mode, dt=dt, seed=seed, progress=progress,
+                              engine="emulator" if mode == "hil" else "auto",
+                              out_dir=None if out_dir is None else Path(out_dir) / mode).fit(resume=resume)
+            acc = _chip_accuracy(backend, tuned.net, dt, x_val, y_val, hyper)
+            kept = acc > best
+            chip["validation"].update({mode: acc, f"{mode}_epochs": int(epochs), f"{mode}_kept": bool(kept)})
+            log(f"fpsnn: {target}: {label}, {epochs} epochs at dt {dt:.4g}: validation accuracy on the emulator "
+                f"{100 * best:.2f} % -> {100 * acc:.2f} % ({'kept' if kept else 'not kept'})")
             if kept:
-                net = tuned.net
-                chip["validation"]["chip"] = qat_acc
+                net, best = tuned.net, acc
+                chip["validation"]["chip"] = acc
     else:
         chip["dt"] = backend.default_dt(net)
         chip["notes"] = notes + [f"no bit-accurate emulator for {target}: the target's default step, no QAT"]

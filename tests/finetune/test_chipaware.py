@@ -85,12 +85,17 @@ def test_deploy_auto_dt_uses_the_validation_split(model_file, tmp_path):
 def test_fit_for_target_then_deploy_uses_the_recorded_step(target, tmp_path):
     hyper = YY.hyper.replace(epochs=1, batch_size=50)
     res = fit_for_target("yinyang", target, hyper, seed=0, out_dir=tmp_path / "run", qat_epochs=1,
-                         train_subset=100, test_subset=40, validation_subset=60)
+                         hil_epochs=1, train_subset=100, test_subset=40, validation_subset=60)
     meta = io.read_file(res.model_path).metadata
     chip = meta["chip"]
     assert chip["target"] == target and chip["dt"] in [float(d) for d in dt_candidates(res.net.t_max)]
     assert chip["validation"]["samples"] == 60 and "qat_kept" in chip["validation"]
-    assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file()
+    assert chip["validation"]["hil_epochs"] == 1 and "hil_kept" in chip["validation"]
+    # the recorded chip accuracy is the best of the three stages that were tried
+    v = chip["validation"]
+    assert v["chip"] == max(v["chip_by_dt"][f"{chip['dt']:.6g}"], v["qat"], v["hil"])
+    for stage in ("qat", "hil"):
+        assert (tmp_path / "run" / stage / "model.fpsnn").is_file()
     np.testing.assert_array_equal(io.read_file(res.model_path).net.weights[0], res.net.weights[0])
     rep = deploy(res.model_path, target, tmp_path / "dep", run_data="yinyang", subset=8)
     assert rep["dt"] == chip["dt"] and rep["run"]["samples"] == 8
@@ -100,11 +105,12 @@ def test_fit_for_target_then_deploy_uses_the_recorded_step(target, tmp_path):
 def test_fit_for_target_fine_tunes_a_membrane_read_out(tmp_path):
     hyper = YY.hyper.replace(epochs=1, batch_size=50, readout="mean_membrane", count_scale=4.0)
     res = fit_for_target("yinyang", "xylo-imu", hyper, seed=0, out_dir=tmp_path / "run", qat_epochs=1,
-                         train_subset=100, test_subset=40, validation_subset=60)
+                         hil_epochs=1, train_subset=100, test_subset=40, validation_subset=60)
     chip = io.read_file(res.model_path).metadata["chip"]
     assert res.net.readout and not any("no QAT" in note for note in chip["notes"])
     assert chip["validation"]["qat_epochs"] == 1 and "qat_kept" in chip["validation"]
-    assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file()
+    assert chip["validation"]["hil_epochs"] == 1 and "hil_kept" in chip["validation"]
+    assert (tmp_path / "run" / "qat" / "model.fpsnn").is_file() and (tmp_path / "run" / "hil" / "model.fpsnn").is_file()
 
 
 def test_cli_train_target_then_deploy(tmp_path, capsys):
