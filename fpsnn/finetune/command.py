@@ -41,6 +41,10 @@ def fine_tune_file(model, target: str, data: str | None = None, mode: str = "hil
         raise ValueError(f"--data: {model} does not name its data set; pass --data")
     if not compensate and not calibrate:
         raise ValueError("--no-compensate: only applies with --calibrate (it keeps the calibrated device's weights)")
+    if dt is None:  # a model trained with --target knows its step (fpsnn deploy uses it too)
+        from .chipaware import recorded_dt
+
+        dt = recorded_dt(ctx.metadata, target)
     check_target(target, ctx.net, mode, engine, dt)
     changes = {"epochs": int(epochs)}
     if lr is not None:
@@ -89,7 +93,8 @@ def configure_cli(p) -> None:
                    help="hil: measure on the target; qat: offline, exact simulation of the quantized network")
     p.add_argument("--engine", choices=("auto", "emulator", "vendor", "board"), default="auto",
                    help="which engine of the target runs the minibatches (default auto)")
-    p.add_argument("--dt", type=float, help="chip step in the model's time units (default: the target's)")
+    p.add_argument("--dt", type=float, help="chip step in the model's time units (default: the step the model "
+                   "recorded for the target with 'fpsnn train --target', else the target's)")
     p.add_argument("--mismatch", type=float, default=0.0, metavar="F",
                    help="run on a device with mismatch F, a fraction (0.1 = 10 %%; the chip family's mismatch "
                         "model, the same meaning as 'fpsnn deploy --mismatch')")

@@ -30,3 +30,17 @@ def test_cli_hil_calibrate_on_a_device_with_mismatch(model_file, tmp_path, capsy
     out = json.loads(capsys.readouterr().out)
     assert out["history"][0]["device_model"]["source"] == "probe"
     assert io.load_model(tmp_path / "run" / "model.fpsnn")[1]["fine_tune"]["calibrate"] is True
+
+
+def test_cli_hil_uses_the_step_the_model_recorded(model_file, tmp_path, capsys):
+    """A model trained with --target records its chip step; hil fine-tunes at that step unless --dt."""
+    net, metadata = io.load_model(model_file)[:2]
+    recorded = tmp_path / "chip.fpsnn"
+    io.save_model(recorded, net, {**metadata, "chip": {"target": CHIP, "dt": 0.0625}})
+    base = ["hil", str(recorded), "--target", CHIP, "--engine", "emulator", "--epochs", "1", "--train-subset", "30",
+            "--test-subset", "20", "--json", "--no-progress"]
+    for extra, want in (([], 0.0625), (["--dt", "0.03125"], 0.03125)):
+        out_dir = tmp_path / f"run{len(extra)}"
+        assert main(base + extra + ["--out", str(out_dir)]) == 0
+        capsys.readouterr()
+        assert io.load_model(out_dir / "model.fpsnn")[1]["fine_tune"]["dt"] == want
