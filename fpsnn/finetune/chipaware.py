@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["constrain_hyper", "hidden_caps", "snap_time_constants", "dt_candidates", "choose_dt", "recorded_dt",
+__all__ = ["constrain_hyper", "hidden_caps", "snap_time_constants", "dt_candidates", "choose_dt", "pick_step",
+           "recorded_dt",
            "recorded_compile", "resolve_dt", "fit_for_target", "DT_STEPS"]
 
 #: Steps per window tried by :func:`choose_dt` (``dt = t_max / steps``), coarse to fine.
@@ -171,9 +172,13 @@ def choose_dt(net, target, x, y, candidates=None, log=None, hyper=None) -> tuple
 
     ``x, y`` must be a split the model is not scored on (validation). Accuracy follows ``hyper``'s
     read-out (:func:`fpsnn.backends.readout.chip_accuracy`; None: first spike); a membrane read-out is
-    compiled with the potential range of ``x`` (:func:`fpsnn.backends.readout.readout_range`). Ties
-    go to the step closest to the chip's default. Steps the mapper refuses are left out. ValueError
-    when ``target`` has no bit-accurate emulator (an analog chip) or no candidate compiles.
+    compiled with the potential range of ``x`` (:func:`fpsnn.backends.readout.readout_range`). The
+    chip's default step is kept unless another scores higher by more than one standard error of the
+    best accuracy on ``len(y)`` samples, :math:`\sqrt{p(1-p)/n}`: a difference that small is noise
+    of the split, not a better step (seen: 94.9 vs 94.5 % on 1000 validation samples picked a step
+    that scored 1.2 points lower on the test split). Other ties go to the step closest to the
+    default. Steps the mapper refuses are left out. ValueError when ``target`` has no bit-accurate
+    emulator (an analog chip) or no candidate compiles.
     """
     from ..backends import get
 
@@ -196,8 +201,18 @@ def choose_dt(net, target, x, y, candidates=None, log=None, hyper=None) -> tuple
     if not scores:
         raise ValueError(f"{refused} (no step of {', '.join(f'{d:.4g}' for d in candidates)} compiles for "
                          f"{backend.name})")
-    best = max(scores.items(), key=lambda kv: (kv[1], -abs(math.log(kv[0] / default))))[0]
-    return best, scores
+    return pick_step(scores, default, len(y)), scores
+
+
+def pick_step(scores: dict, default: float, samples: int) -> float:
+    """The step :func:`choose_dt` keeps from ``{dt: accuracy on samples}``: the chip's ``default`` unless
+    another step scores higher by more than one standard error of the best, else the best (ties: the
+    step closest to the default)."""
+    best, top = max(scores.items(), key=lambda kv: (kv[1], -abs(math.log(kv[0] / default))))
+    at_default = next((d for d in scores if math.isclose(d, default)), None)
+    if at_default is not None and top - scores[at_default] <= math.sqrt(top * (1.0 - top) / max(samples, 1)):
+        return at_default
+    return best
 
 
 def recorded_dt(metadata: dict, target: str) -> float | None:

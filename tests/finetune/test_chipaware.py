@@ -6,8 +6,8 @@ import pytest
 
 from fpsnn import backends, datasets, io
 from fpsnn.deploy import deploy, emulate
-from fpsnn.finetune.chipaware import (choose_dt, constrain_hyper, dt_candidates, fit_for_target, recorded_dt,
-                                      resolve_dt)
+from fpsnn.finetune.chipaware import (choose_dt, constrain_hyper, dt_candidates, fit_for_target, pick_step,
+                                      recorded_dt, resolve_dt)
 from fpsnn.training.params import init_network
 
 YY = datasets.spec("yinyang")
@@ -66,12 +66,25 @@ def test_recorded_and_auto_dt():
 def test_choose_dt_picks_the_best_step_on_the_given_data(problem):
     net, _, train, _ = problem
     dt, scores = choose_dt(net, "xylo-imu", *train)
-    assert dt in scores and scores[dt] == max(scores.values()) and len(scores) == len(dt_candidates(net.t_max))
+    assert len(scores) == len(dt_candidates(net.t_max))
+    # the best step, or the chip's default when it is within one standard error of the best
+    top, n = max(scores.values()), len(train[1])
+    default = backends.get("xylo-imu").default_dt(net)
+    assert scores[dt] == top or (np.isclose(dt, default) and top - scores[dt] <= np.sqrt(top * (1 - top) / n))
     with pytest.raises(ValueError, match="dynapse2 has none"):
         choose_dt(net, "dynapse2", *train)
     too_big = init_network(YY.hyper, 5, 3, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"hidden = 150 > 128 .*no step of .* compiles for xylo-imu"):
         choose_dt(too_big, "xylo-imu", *train)
+
+
+def test_pick_step_keeps_the_default_within_the_noise():
+    # 1000 samples at 95 %: one standard error is 0.69 points
+    assert pick_step({0.03125: 0.945, 0.0625: 0.949, 0.015625: 0.90}, 0.03125, 1000) == 0.03125
+    assert pick_step({0.03125: 0.935, 0.0625: 0.949}, 0.03125, 1000) == 0.0625
+    assert pick_step({0.03125: 0.935, 0.0625: 0.949}, 0.03125, 100) == 0.03125    # fewer samples, more noise
+    assert pick_step({0.0078125: 0.9, 0.0625: 0.9}, 0.03125, 1000) == 0.0625   # no default; a tie: the closer
+    assert pick_step({0.0625: 0.90, 0.015625: 0.95}, 0.03125, 1000) == 0.015625
 
 
 def test_deploy_auto_dt_uses_the_validation_split(model_file, tmp_path):
