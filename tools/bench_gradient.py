@@ -11,8 +11,10 @@ Each mode is timed over at least ``--min-seconds`` of back-to-back batches after
 batches (a training epoch is such a run of batches; a handful of calls is at the mercy of thread
 start-up and frequency ramps).
 
-``--contended`` times every mode twice in the same run: quiet, then while one CPU-bound competitor
-process (a pure-Python busy loop, not pinned) runs for the duration of the timed part. The ratio
+``--contended`` times every mode twice in the same run: quiet, and while one CPU-bound competitor
+process (a pure-Python busy loop, not pinned) runs, in ``--blocks`` alternating blocks of each (the
+competitor is paused with SIGSTOP during the quiet blocks), so a drift of the machine's speed falls on
+both figures alike. The ratio
 contended / quiet says how gracefully the parallel code shares a busy machine: with N cores, N
 threads and one competitor, a fair scheduler leaves this process N / (N + 1) of the CPU (2 cores:
 ~67 %); a parallel region whose join waits for a descheduled thread falls far below that.
@@ -21,7 +23,7 @@ Compare ratios measured in the same run: other load on the machine changes both 
 ``runtime`` in the JSON says which process settings of :mod:`fpsnn.runtime` were in force; run with
 ``FPSNN_TUNE_RUNTIME=0`` for the figures without them (an A/B in one session).
 
-    python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--contended] [--json]
+    python tools/bench_gradient.py [--batch 150] [--min-seconds 2] [--contended [--blocks 4]] [--json]
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -50,17 +53,43 @@ def yinyang_network(rng) -> fpsnn.Network:
 
 @contextmanager
 def competitor():
-    """One CPU-bound process (a pure-Python busy loop, not pinned to a core) running while the block runs."""
+    """One CPU-bound process (a pure-Python busy loop, not pinned to a core) for the block: yields a
+    function ``run(on)`` that lets it run (``on``) or pauses it (SIGSTOP; POSIX), so quiet and
+    contended blocks can alternate in one run."""
     # a busy loop that ends with its parent, should the benchmark be killed before its clean-up
     loop = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100000):\n        pass"
     proc = subprocess.Popen([sys.executable, "-c", loop],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def run(on: bool) -> None:
+        os.kill(proc.pid, signal.SIGCONT if on else signal.SIGSTOP)
+        time.sleep(0.05)  # let the scheduler see the change before the clock starts
+
     try:
         time.sleep(0.2)  # let it reach the busy loop before the clock starts
-        yield
+        yield run
     finally:
         proc.kill()
         proc.wait()
+
+
+def alternate(net, x, loss, mode: str, batch: int, min_seconds: float, blocks: int, run) -> tuple:
+    """Quiet and contended rates from ``blocks`` alternating blocks of each (``run``: :func:`competitor`'s
+    switch), ``min_seconds`` in all per condition: the machine's own drift (frequency, other load)
+    then falls on both conditions alike instead of on the one measured later."""
+    totals = {False: [0, 0.0, 0.0], True: [0, 0.0, 0.0]}   # batches, wall s, CPU s
+    for block in range(2 * blocks):
+        on = bool(block % 2)
+        run(on)
+        r = time_mode(net, x, loss, mode, batch, min_seconds / blocks)
+        t = totals[on]
+        t[0] += r["batches"]
+        t[1] += r["batches"] * r["s_per_batch"]
+        t[2] += r["batches"] * batch / r["samples_per_cpu_s"]
+    run(False)
+    rates = {on: {"samples_per_s": n * batch / wall, "s_per_batch": wall / n, "samples_per_cpu_s": n * batch / cpu,
+                  "batches": n} for on, (n, wall, cpu) in totals.items()}
+    return rates[False], rates[True]
 
 
 def time_mode(net, x, loss, mode: str, batch: int, min_seconds: float) -> dict:
@@ -83,8 +112,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--contended", action="store_true",
                     help="also time every mode while one CPU-bound competitor process runs")
+    ap.add_argument("--blocks", type=int, default=4,
+                    help="with --contended: alternate this many quiet and contended blocks per mode (default 4; "
+                         "1 = all quiet, then all contended)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    if args.blocks < 1:
+        ap.error(f"--blocks = {args.blocks}: must be >= 1")
     if args.batch < 1:
         ap.error(f"--batch = {args.batch}: must be >= 1")
     if not args.min_seconds > 0:
@@ -102,12 +136,14 @@ def main(argv=None):
     for mode in MODES:
         for _ in range(3):  # compile, then warm up threads and caches
             net.value_and_grad(x, loss, mode=mode)
-        out[mode] = time_mode(net, x, loss, mode, args.batch, args.min_seconds)
-        if args.contended:
-            with competitor():
-                out.setdefault("contended", {})[mode] = time_mode(net, x, loss, mode, args.batch, args.min_seconds)
-            out.setdefault("contended_ratio", {})[mode] = (out["contended"][mode]["samples_per_s"]
-                                                           / out[mode]["samples_per_s"])
+        if not args.contended:
+            out[mode] = time_mode(net, x, loss, mode, args.batch, args.min_seconds)
+            continue
+        with competitor() as run:
+            out[mode], out.setdefault("contended", {})[mode] = alternate(
+                net, x, loss, mode, args.batch, args.min_seconds, args.blocks, run)
+        out.setdefault("contended_ratio", {})[mode] = (out["contended"][mode]["samples_per_s"]
+                                                       / out[mode]["samples_per_s"])
     res = net.simulate(x)
     out["spikes_per_sample"] = {"hidden": float(res.spike_counts(0).sum(1).mean()),
                                 "output": float(res.spike_counts(1).sum(1).mean())}
