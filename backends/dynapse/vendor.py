@@ -63,7 +63,13 @@ def build_network(program, mismatch: float | None = None):
         logging.disable(previous)
     # Rockpool's `percent_mismatch` is a fraction despite its name (its default deviation is 0.30 =
     # 30 %, transform/mismatch.py); 5 here would put sigma at 167 % and produce NaN currents.
-    net = dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=None)
+    seed = getattr(program, "mismatch_seed", None)
+    state = np.random.get_state()
+    try:  # Rockpool's constructors draw from numpy's global generator: a seeded device leaves it alone
+        net = dynapsim_net_from_spec(**program.spec("sim"), percent_mismatch=None)
+    finally:
+        if seed is not None:
+            np.random.set_state(state)
     if not mismatch:
         return net
     # DynapSim draws its frozen mismatch in its constructor with Rockpool's generator, which compiles
@@ -73,7 +79,6 @@ def build_network(program, mismatch: float | None = None):
     # deviations depend only on the seed and the parameter shapes, so re-deploying new weights to the
     # same device meets the same deviations. No seed: a fresh device from numpy's global generator,
     # as Rockpool draws one.
-    seed = getattr(program, "mismatch_seed", None)
     sim = _dynapsim_module(net)
     for name, value in _frozen_mismatch(sim, float(mismatch),
                                         int(np.random.randint(2 ** 31 - 1)) if seed is None else int(seed)).items():

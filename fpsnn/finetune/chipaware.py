@@ -168,7 +168,7 @@ def dt_candidates(t_max: float, steps=DT_STEPS) -> list:
 
 
 def choose_dt(net, target, x, y, candidates=None, log=None, hyper=None) -> tuple:
-    """``(dt, {dt: accuracy})``: the chip step with the best emulated accuracy on ``(x, y)``.
+    r"""``(dt, {dt: accuracy})``: the chip step with the best emulated accuracy on ``(x, y)``.
 
     ``x, y`` must be a split the model is not scored on (validation). Accuracy follows ``hyper``'s
     read-out (:func:`fpsnn.backends.readout.chip_accuracy`; None: first spike); a membrane read-out is
