@@ -73,36 +73,38 @@ def competitor():
         proc.wait()
 
 
-def alternate(net, x, loss, mode: str, batch: int, min_seconds: float, blocks: int, run) -> tuple:
-    """Quiet and contended rates from ``blocks`` alternating blocks of each (``run``: :func:`competitor`'s
-    switch), ``min_seconds`` in all per condition: the machine's own drift (frequency, other load)
-    then falls on both conditions alike instead of on the one measured later."""
-    totals = {False: [0, 0.0, 0.0], True: [0, 0.0, 0.0]}   # batches, wall s, CPU s
-    for block in range(2 * blocks):
-        on = bool(block % 2)
-        run(on)
-        r = time_mode(net, x, loss, mode, batch, min_seconds / blocks)
-        t = totals[on]
-        t[0] += r["batches"]
-        t[1] += r["batches"] * r["s_per_batch"]
-        t[2] += r["batches"] * batch / r["samples_per_cpu_s"]
-    run(False)
-    rates = {on: {"samples_per_s": n * batch / wall, "s_per_batch": wall / n, "samples_per_cpu_s": n * batch / cpu,
-                  "batches": n} for on, (n, wall, cpu) in totals.items()}
-    return rates[False], rates[True]
-
-
-def time_mode(net, x, loss, mode: str, batch: int, min_seconds: float) -> dict:
-    """Back-to-back batches of ``value_and_grad`` for at least ``min_seconds``: rates and counts."""
+def _timed(net, x, loss, mode: str, min_seconds: float) -> tuple:
+    """``(batches, wall s, CPU s)`` of back-to-back batches of ``value_and_grad`` for at least ``min_seconds``."""
     repeats = 0
     t0, c0 = time.perf_counter(), time.process_time()
     while repeats == 0 or time.perf_counter() - t0 < min_seconds:
         net.value_and_grad(x, loss, mode=mode)
         repeats += 1
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return repeats, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _rates(batches: int, wall: float, cpu: float, batch: int) -> dict:
     # samples per CPU-second: robust to other load on the machine; x cores = an idle machine's rate
-    return {"samples_per_s": repeats * batch / wall, "s_per_batch": wall / repeats,
-            "samples_per_cpu_s": repeats * batch / cpu, "batches": repeats}
+    return {"samples_per_s": batches * batch / wall, "s_per_batch": wall / batches,
+            "samples_per_cpu_s": batches * batch / cpu, "batches": batches}
+
+
+def time_mode(net, x, loss, mode: str, batch: int, min_seconds: float) -> dict:
+    """Back-to-back batches of ``value_and_grad`` for at least ``min_seconds``: rates and counts."""
+    return _rates(*_timed(net, x, loss, mode, min_seconds), batch)
+
+
+def alternate(net, x, loss, mode: str, batch: int, min_seconds: float, blocks: int, run) -> tuple:
+    """Quiet and contended rates from ``blocks`` alternating blocks of each (``run``: :func:`competitor`'s
+    switch), ``min_seconds`` in all per condition: the machine's own drift (frequency, other load)
+    then falls on both conditions alike instead of on the one measured later."""
+    totals = {False: np.zeros(3), True: np.zeros(3)}   # batches, wall s, CPU s
+    for block in range(2 * blocks):
+        on = bool(block % 2)
+        run(on)
+        totals[on] += _timed(net, x, loss, mode, min_seconds / blocks)
+    run(False)
+    return tuple(_rates(int(n), wall, cpu, batch) for n, wall, cpu in (totals[False], totals[True]))
 
 
 def main(argv=None):
