@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["constrain_hyper", "hidden_caps", "snap_time_constants", "dt_candidates", "choose_dt", "pick_step",
-           "recorded_dt",
-           "recorded_compile", "resolve_dt", "fit_for_target", "DT_STEPS"]
+           "recorded_dt", "recorded_compile", "resolve_dt", "fit_for_target", "DT_STEPS"]
 
 #: Steps per window tried by :func:`choose_dt` (``dt = t_max / steps``), coarse to fine.
 DT_STEPS = (32, 48, 64, 96, 128, 256)
